@@ -1,0 +1,208 @@
+"""Data access for runs: creation, lookup, listing and the state machine's conditional updates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from store.ids import new_id
+from store.models import Run, RunKind, RunStatus
+
+# Every transition the service makes, keyed by the target: a run moves only from these states.
+TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.RUNNING: frozenset({RunStatus.QUEUED}),
+    RunStatus.SUCCEEDED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLING}),
+    RunStatus.FAILED: frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING, RunStatus.LOST}),
+    RunStatus.CANCELLING: frozenset({RunStatus.RUNNING}),
+    RunStatus.CANCELLED: frozenset({RunStatus.QUEUED, RunStatus.CANCELLING}),
+    RunStatus.LOST: frozenset({RunStatus.RUNNING}),
+    RunStatus.QUEUED: frozenset({RunStatus.LOST}),
+}
+ACTIVE = (RunStatus.RUNNING, RunStatus.CANCELLING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_digest(request: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def create_run(
+    *,
+    session: Session,
+    owner: str,
+    kind: RunKind,
+    request: dict[str, Any],
+    max_attempts: int,
+    idempotency_key: str | None = None,
+    comparison_id: str | None = None,
+    callback_url: str | None = None,
+) -> Run:
+    now = utcnow()
+    run = Run(
+        id=new_id(),
+        owner=owner,
+        kind=kind,
+        status=RunStatus.QUEUED,
+        request=request,
+        request_hash=request_digest(request),
+        idempotency_key=idempotency_key,
+        comparison_id=comparison_id,
+        callback_url=callback_url,
+        max_attempts=max_attempts,
+        attempt=0,
+        progress_step=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(*, session: Session, run_id: str, owner: str | None = None) -> Run | None:
+    query = select(Run).where(Run.id == run_id)
+    if owner is not None:
+        query = query.where(Run.owner == owner)
+    return session.scalars(query).one_or_none()
+
+
+def find_by_idempotency_key(*, session: Session, owner: str, key: str) -> Run | None:
+    query = select(Run).where(Run.owner == owner, Run.idempotency_key == key)
+    return session.scalars(query).one_or_none()
+
+
+def list_runs(
+    *,
+    session: Session,
+    owner: str,
+    limit: int,
+    kind: RunKind | None = None,
+    status: RunStatus | None = None,
+    before: str | None = None,
+    comparison_id: str | None = None,
+) -> list[Run]:
+    """Newest first; `before` is the id of the last run of the previous page."""
+    query = select(Run).where(Run.owner == owner)
+    if kind is not None:
+        query = query.where(Run.kind == kind)
+    if status is not None:
+        query = query.where(Run.status == status)
+    if before is not None:
+        query = query.where(Run.id < before)
+    if comparison_id is not None:
+        query = query.where(Run.comparison_id == comparison_id)
+    return list(session.scalars(query.order_by(Run.id.desc()).limit(limit)))
+
+
+def count_queued(*, session: Session, owner: str) -> int:
+    query = select(func.count()).select_from(Run).where(Run.owner == owner, Run.status == RunStatus.QUEUED)
+    return int(session.scalar(query) or 0)
+
+
+def transition(
+    *,
+    session: Session,
+    run_id: str,
+    to: RunStatus,
+    only_from: Collection[RunStatus] | None = None,
+    **values: Any,
+) -> bool:
+    """Move a run to `to` if it is in an allowed state; False (and nothing written) otherwise."""
+    sources = TRANSITIONS[to] if only_from is None else TRANSITIONS[to] & frozenset(only_from)
+    now = utcnow()
+    if to.is_terminal:
+        values.setdefault("finished_at", now)
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in sources]))
+        .values(status=to, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def start_run(*, session: Session, run_id: str, worker: str) -> bool:
+    """queued → running for one worker; a duplicate delivery of the task finds nothing to do."""
+    now = utcnow()
+    return transition(
+        session=session,
+        run_id=run_id,
+        to=RunStatus.RUNNING,
+        worker=worker,
+        started_at=now,
+        heartbeat_at=now,
+        attempt=Run.attempt + 1,
+    )
+
+
+def record_progress(
+    *, session: Session, run_id: str, step: int, total: int | None, epoch: int | None
+) -> RunStatus | None:
+    """Heartbeat with progress; returns the run's status, so the worker learns of a cancel request."""
+    now = utcnow()
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in ACTIVE]))
+        .values(progress_step=step, progress_total=total, progress_epoch=epoch, heartbeat_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
+    status = session.scalar(select(Run.status).where(Run.id == run_id))
+    return RunStatus(status) if status is not None else None
+
+
+def request_cancel(*, session: Session, run_id: str) -> RunStatus | None:
+    """queued → cancelled at once; running → cancelling (the worker stops within a batch)."""
+    if transition(session=session, run_id=run_id, to=RunStatus.CANCELLED, only_from={RunStatus.QUEUED}):
+        return RunStatus.CANCELLED
+    if transition(session=session, run_id=run_id, to=RunStatus.CANCELLING):
+        return RunStatus.CANCELLING
+    return None
+
+
+def mark_dispatched(*, session: Session, run_id: str) -> None:
+    statement = update(Run).where(Run.id == run_id).values(dispatched_at=utcnow())
+    session.execute(statement.execution_options(synchronize_session=False))
+
+
+def runs_to_dispatch(*, session: Session, undispatched_after: float, redispatch_after: float) -> list[str]:
+    """Queued runs whose message never reached the broker, or may have been lost with it."""
+    now = utcnow()
+    never = (Run.dispatched_at.is_(None)) & (Run.created_at < now - timedelta(seconds=undispatched_after))
+    stale = Run.dispatched_at < now - timedelta(seconds=redispatch_after)
+    query = select(Run.id).where(Run.status == RunStatus.QUEUED, never | stale).order_by(Run.id).limit(500)
+    return list(session.scalars(query))
+
+
+def reap_lost(*, session: Session, heartbeat_timeout: float) -> list[str]:
+    """Mark runs whose worker went silent as lost, then queue them again or fail them; returns requeued ids."""
+    cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
+    silent = (
+        select(Run)
+        .where(Run.status.in_([s.value for s in ACTIVE]), Run.heartbeat_at < cutoff)
+        .execution_options(populate_existing=True)
+    )
+    requeued: list[str] = []
+    for run in session.scalars(silent).all():
+        reason = f"worker {run.worker} stopped sending heartbeats for {heartbeat_timeout:.0f} s"
+        if run.status == RunStatus.CANCELLING:
+            transition(session=session, run_id=run.id, to=RunStatus.CANCELLED)
+        elif not transition(session=session, run_id=run.id, to=RunStatus.LOST):
+            continue
+        elif run.attempt < run.max_attempts:
+            transition(session=session, run_id=run.id, to=RunStatus.QUEUED, dispatched_at=None, worker=None)
+            requeued.append(run.id)
+        else:
+            error = {"code": "worker_lost", "title": "Worker lost", "detail": f"{reason}; gave up after "
+                     f"{run.attempt} attempt(s)", "status": 500}
+            transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)
+    return requeued

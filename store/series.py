@@ -1,0 +1,134 @@
+"""Curves stored as chunks of packed float64 columns, one row per chunk instead of one per point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import EpochMetric, SeriesChunk
+
+SERIES_COLUMNS: dict[str, tuple[str, ...]] = {
+    "range": ("step", "lr", "loss", "smoothed_loss", "accuracy"),
+    "batch": ("step", "epoch", "lr", "loss"),
+}
+EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+
+Columns = dict[str, np.ndarray]
+
+
+def encode(columns: Mapping[str, Sequence[float] | np.ndarray], names: Sequence[str]) -> bytes:
+    """Columns in `names` order, each as little-endian float64, back to back."""
+    return np.asarray([columns[name] for name in names], dtype="<f8").tobytes()
+
+
+def decode(data: bytes, names: Sequence[str], count: int) -> Columns:
+    packed = np.frombuffer(data, dtype="<f8").reshape(len(names), count)
+    return {name: packed[i] for i, name in enumerate(names)}
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, so a chunk written twice (a retried flush) is kept once."""
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+
+
+def append_chunk(
+    *, session: Session, run_id: str, series: str, columns: Mapping[str, Sequence[float] | np.ndarray]
+) -> int:
+    """Store consecutive points of one series; returns how many were written (0 for a duplicate)."""
+    names = SERIES_COLUMNS[series]
+    steps = np.asarray(columns["step"])
+    if steps.size == 0:
+        return 0
+    row = {
+        "run_id": run_id,
+        "series": series,
+        "first_step": int(steps[0]),
+        "last_step": int(steps[-1]),
+        "count": int(steps.size),
+        "data": encode(columns, names),
+    }
+    statement = _insert(session)(SeriesChunk).values(row).on_conflict_do_nothing().returning(SeriesChunk.count)
+    return int(session.execute(statement).scalar() or 0)
+
+
+def read_series(
+    *,
+    session: Session,
+    run_id: str,
+    series: str,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    limit: int | None = None,
+) -> Columns:
+    """Points with min_step <= step <= max_step in step order, at most `limit` of them."""
+    names = SERIES_COLUMNS[series]
+    query = select(SeriesChunk.count, SeriesChunk.data).where(
+        SeriesChunk.run_id == run_id, SeriesChunk.series == series
+    )
+    if min_step is not None:
+        query = query.where(SeriesChunk.last_step >= min_step)
+    if max_step is not None:
+        query = query.where(SeriesChunk.first_step <= max_step)
+    parts: list[np.ndarray] = []
+    taken = 0
+    for count, data in session.execute(query.order_by(SeriesChunk.first_step)):
+        block = np.frombuffer(data, dtype="<f8").reshape(len(names), count)
+        keep = np.ones(count, dtype=bool)
+        if min_step is not None:
+            keep &= block[0] >= min_step
+        if max_step is not None:
+            keep &= block[0] <= max_step
+        block = block[:, keep]
+        parts.append(block)
+        taken += block.shape[1]
+        if limit is not None and taken >= limit:
+            break
+    packed = np.concatenate(parts, axis=1) if parts else np.empty((len(names), 0))
+    if limit is not None:
+        packed = packed[:, :limit]
+    return {name: packed[i] for i, name in enumerate(names)}
+
+
+def truncate_after(*, session: Session, run_id: str, series: str, step: int) -> None:
+    """Drop every point after `step`, so a resumed run writes each step exactly once."""
+    session.execute(
+        delete(SeriesChunk).where(
+            SeriesChunk.run_id == run_id, SeriesChunk.series == series, SeriesChunk.first_step > step
+        )
+    )
+    straddling = session.scalars(
+        select(SeriesChunk).where(
+            SeriesChunk.run_id == run_id, SeriesChunk.series == series, SeriesChunk.last_step > step
+        )
+    ).all()
+    names = SERIES_COLUMNS[series]
+    for chunk in straddling:
+        columns = decode(chunk.data, names, chunk.count)
+        keep = columns["step"] <= step
+        chunk.data = encode({name: values[keep] for name, values in columns.items()}, names)
+        chunk.count = int(keep.sum())
+        chunk.last_step = int(columns["step"][keep][-1])
+    session.flush()
+
+
+def record_epoch(*, session: Session, run_id: str, values: Mapping[str, float | int | None]) -> bool:
+    """One row per (run, epoch); a repeated epoch is ignored. Returns whether it was new."""
+    row = {"run_id": run_id, **{name: values[name] for name in EPOCH_COLUMNS}}
+    statement = _insert(session)(EpochMetric).values(row).on_conflict_do_nothing().returning(EpochMetric.epoch)
+    return session.execute(statement).scalar() is not None
+
+
+def truncate_epochs_after(*, session: Session, run_id: str, epoch: int) -> None:
+    session.execute(delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > epoch))
+
+
+def read_epochs(*, session: Session, run_id: str) -> dict[str, list[Any]]:
+    rows = session.scalars(
+        select(EpochMetric).where(EpochMetric.run_id == run_id).order_by(EpochMetric.epoch)
+    ).all()
+    return {name: [getattr(row, name) for row in rows] for name in EPOCH_COLUMNS}

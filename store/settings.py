@@ -1,0 +1,79 @@
+"""Service settings, read from the environment (prefix CLR_) through one cached getter."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the API, the worker and the CLI read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CLR_", extra="ignore")
+
+    home: Path = Path("var")
+    database_url: str | None = None
+    broker_url: str | None = None
+    data_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    torch_home: Path | None = None
+    artifact_dir: Path | None = None
+    queue: str = "gpu"
+
+    # Limits enforced at submit time.
+    max_epochs: int = 500
+    max_num_iter: int = 200_000
+    max_batch_size: int = 4096
+    max_body_bytes: int = 64 * 1024
+    max_queued_per_owner: int = 1000
+    max_page_size: int = 200
+
+    # Job supervision.
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 60.0
+    dispatch_timeout: float = 30.0
+    sweep_interval: float = 10.0
+    max_attempts: int = 2
+    job_soft_time_limit: int = 24 * 3600
+    job_time_limit: int = 24 * 3600 + 600
+    worker_torch_threads: int | None = None
+
+    # Only for `make run`: a key printed on first start so the embedded default is secure and one command.
+    bootstrap_key: SecretStr | None = None
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(",", ":").split(":") if part]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'clr.db').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{(self.home / 'broker.db').resolve()}"
+
+    @property
+    def resolved_data_roots(self) -> list[Path]:
+        roots = self.data_roots or [self.home / "data"]
+        return [root.resolve() for root in roots]
+
+    @property
+    def resolved_artifact_dir(self) -> Path:
+        return (self.artifact_dir or self.home / "artifacts").resolve()
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Above the longest job's hard limit, so a long job is never redelivered while it still runs."""
+        return self.job_time_limit + 3600
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
