@@ -1,4 +1,4 @@
-"""API keys: random tokens shown once, stored as SHA-256 digests (they carry 256 bits, so no slow hash is needed)."""
+"""API keys: random tokens shown once, stored as SHA-256 digests (256 random bits need no slow hash)."""
 
 from __future__ import annotations
 

@@ -45,7 +45,9 @@ def create_run(
     idempotency_key: str | None = None,
     comparison_id: str | None = None,
     callback_url: str | None = None,
+    request_hash: str | None = None,
 ) -> Run:
+    """A queued run; `request_hash` defaults to the digest of `request`."""
     now = utcnow()
     run = Run(
         id=new_id(),
@@ -53,7 +55,7 @@ def create_run(
         kind=kind,
         status=RunStatus.QUEUED,
         request=request,
-        request_hash=request_digest(request),
+        request_hash=request_hash or request_digest(request),
         idempotency_key=idempotency_key,
         comparison_id=comparison_id,
         callback_url=callback_url,
@@ -152,7 +154,9 @@ def record_progress(
     statement = (
         update(Run)
         .where(Run.id == run_id, Run.status.in_([s.value for s in ACTIVE]))
-        .values(progress_step=step, progress_total=total, progress_epoch=epoch, heartbeat_at=now, updated_at=now)
+        .values(
+            progress_step=step, progress_total=total, progress_epoch=epoch, heartbeat_at=now, updated_at=now
+        )
         .execution_options(synchronize_session=False)
     )
     session.execute(statement)
@@ -184,7 +188,7 @@ def runs_to_dispatch(*, session: Session, undispatched_after: float, redispatch_
 
 
 def reap_lost(*, session: Session, heartbeat_timeout: float) -> list[str]:
-    """Mark runs whose worker went silent as lost, then queue them again or fail them; returns requeued ids."""
+    """Mark runs whose worker went silent lost, then queue them again or fail them; returns requeued ids."""
     cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
     silent = (
         select(Run)
@@ -202,7 +206,11 @@ def reap_lost(*, session: Session, heartbeat_timeout: float) -> list[str]:
             transition(session=session, run_id=run.id, to=RunStatus.QUEUED, dispatched_at=None, worker=None)
             requeued.append(run.id)
         else:
-            error = {"code": "worker_lost", "title": "Worker lost", "detail": f"{reason}; gave up after "
-                     f"{run.attempt} attempt(s)", "status": 500}
+            error = {
+                "code": "worker_lost",
+                "title": "Worker lost",
+                "detail": f"{reason}; gave up after {run.attempt} attempt(s)",
+                "status": 500,
+            }
             transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)
     return requeued

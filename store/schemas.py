@@ -30,7 +30,9 @@ class ModelIn(Strict):
 
 class DatasetIn(Strict):
     name: DatasetName
-    path: str | None = Field(None, max_length=1000, description="Inside one of the data roots (CLR_DATA_ROOTS)")
+    path: str | None = Field(
+        None, max_length=1000, description="Inside one of the data roots (CLR_DATA_ROOTS)"
+    )
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     augment: bool = True
     resize: int | None = Field(None, ge=8, le=512)
@@ -97,18 +99,26 @@ class ScheduleIn(Strict):
     cycle_momentum: bool = False
     base_momentum: float = Field(0.85, ge=0.0, lt=1.0)
     max_momentum: float = Field(0.95, ge=0.0, lt=1.0)
-    from_lr_find: str | None = Field(None, min_length=1, max_length=64, description="id of a finished range test")
+    from_lr_find: str | None = Field(
+        None, min_length=1, max_length=64, description="id of a finished range test"
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
         if self.step_size_epochs is not None and self.step_size_iter is not None:
             raise ValueError("give step_size_epochs or step_size_iter, not both")
-        if self.from_lr_find is None and self.policy != "constant" and (self.base_lr is None or self.max_lr is None):
+        if (
+            self.from_lr_find is None
+            and self.policy != "constant"
+            and (self.base_lr is None or self.max_lr is None)
+        ):
             raise ValueError(f"policy {self.policy!r} needs base_lr and max_lr, or from_lr_find")
         if self.base_lr is not None and self.max_lr is not None and self.base_lr >= self.max_lr:
             raise ValueError(f"base_lr ({self.base_lr}) must be below max_lr ({self.max_lr})")
         if self.base_momentum > self.max_momentum:
-            raise ValueError(f"base_momentum ({self.base_momentum}) must not exceed max_momentum ({self.max_momentum})")
+            raise ValueError(
+                f"base_momentum ({self.base_momentum}) must not exceed max_momentum ({self.max_momentum})"
+            )
         return self
 
 

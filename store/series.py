@@ -52,7 +52,9 @@ def append_chunk(
         "count": int(steps.size),
         "data": encode(columns, names),
     }
-    statement = _insert(session)(SeriesChunk).values(row).on_conflict_do_nothing().returning(SeriesChunk.count)
+    statement = (
+        _insert(session)(SeriesChunk).values(row).on_conflict_do_nothing().returning(SeriesChunk.count)
+    )
     return int(session.execute(statement).scalar() or 0)
 
 
@@ -119,7 +121,9 @@ def truncate_after(*, session: Session, run_id: str, series: str, step: int) -> 
 def record_epoch(*, session: Session, run_id: str, values: Mapping[str, float | int | None]) -> bool:
     """One row per (run, epoch); a repeated epoch is ignored. Returns whether it was new."""
     row = {"run_id": run_id, **{name: values[name] for name in EPOCH_COLUMNS}}
-    statement = _insert(session)(EpochMetric).values(row).on_conflict_do_nothing().returning(EpochMetric.epoch)
+    statement = (
+        _insert(session)(EpochMetric).values(row).on_conflict_do_nothing().returning(EpochMetric.epoch)
+    )
     return session.execute(statement).scalar() is not None
 
 

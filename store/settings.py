@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 60.0
     dispatch_timeout: float = 30.0
+    redispatch_timeout: float = 600.0
     sweep_interval: float = 10.0
     max_attempts: int = 2
     job_soft_time_limit: int = 24 * 3600

@@ -14,7 +14,12 @@ from store.models import Run, RunKind, RunStatus
 
 def new_run(session: Session, owner: str = "team-a", **extra: object) -> Run:
     return runs.create_run(
-        session=session, owner=owner, kind=RunKind.LR_FIND, request={"x": 1}, max_attempts=2, **extra  # type: ignore[arg-type]
+        session=session,
+        owner=owner,
+        kind=RunKind.LR_FIND,
+        request={"x": 1},
+        max_attempts=2,
+        **extra,  # type: ignore[arg-type]
     )
 
 

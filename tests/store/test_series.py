@@ -32,8 +32,13 @@ def test_chunks_round_trip_exactly_across_boundaries(session: Session) -> None:
 
 def test_a_chunk_written_twice_is_kept_once(session: Session) -> None:
     run_id = make_run(session)
-    assert series.append_chunk(session=session, run_id=run_id, series="batch", columns=batch_columns(0, 10)) == 10
-    assert series.append_chunk(session=session, run_id=run_id, series="batch", columns=batch_columns(0, 10)) == 0
+    assert (
+        series.append_chunk(session=session, run_id=run_id, series="batch", columns=batch_columns(0, 10))
+        == 10
+    )
+    assert (
+        series.append_chunk(session=session, run_id=run_id, series="batch", columns=batch_columns(0, 10)) == 0
+    )
     assert series.read_series(session=session, run_id=run_id, series="batch")["step"].size == 10
 
 
@@ -49,8 +54,15 @@ def test_truncate_after_keeps_each_step_once_on_resume(session: Session) -> None
 
 def test_epochs_are_recorded_once(session: Session) -> None:
     run_id = make_run(session)
-    values = {"epoch": 0, "step": 10, "train_loss": 1.0, "train_accuracy": 0.5, "val_loss": 1.1,
-              "val_accuracy": 0.4, "lr": 0.01}
+    values = {
+        "epoch": 0,
+        "step": 10,
+        "train_loss": 1.0,
+        "train_accuracy": 0.5,
+        "val_loss": 1.1,
+        "val_accuracy": 0.4,
+        "lr": 0.01,
+    }
     assert series.record_epoch(session=session, run_id=run_id, values=values)
     assert not series.record_epoch(session=session, run_id=run_id, values=values)
     assert series.read_epochs(session=session, run_id=run_id)["epoch"] == [0]

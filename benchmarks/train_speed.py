@@ -1,0 +1,156 @@
+"""Overhead of clr.train and clr.range_test against a hand-written loop and torch-lr-finder.
+
+Run: python benchmarks/train_speed.py [--device cpu|cuda] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import clr
+
+BATCH = 128
+EPOCHS = 2
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _hand_loop(model: nn.Module, data: clr.DataSplits, x: torch.Tensor, y: torch.Tensor) -> None:
+    """The minimal loop: shuffle, index, forward, backward, step; a validation pass per epoch."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    val_x, val_y = data.val.x, data.val.y  # type: ignore[attr-defined]
+    for _ in range(EPOCHS):
+        model.train()
+        order = torch.randperm(len(x), device=x.device)
+        for i in range(len(x) // BATCH):
+            idx = order[i * BATCH : (i + 1) * BATCH]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(val_x), BATCH):
+                loss_fn(model(val_x[i : i + BATCH]), val_y[i : i + BATCH])
+    float(loss.item())
+
+
+def _clr_train(model: nn.Module, data: clr.DataSplits) -> None:
+    sink: list[object] = []
+    optimizer = clr.build_optimizer(clr.OptimizerSpec("sgd_momentum", lr=0.01), model.parameters())
+    total = EPOCHS * data.batches_per_epoch
+    schedule = clr.ScheduleSpec("triangular", base_lr=0.001, max_lr=0.01, step_size_epochs=0.5)
+    scheduler = clr.CyclicScheduler(
+        optimizer, schedule.resolved(batches_per_epoch=data.batches_per_epoch, total_steps=total)
+    )
+    clr.train(
+        model, data, optimizer, scheduler, nn.CrossEntropyLoss(), clr.TrainSpec(epochs=EPOCHS),
+        on_batches=sink.append, on_epoch=sink.append, on_progress=sink.append,
+    )  # fmt: skip
+
+
+def _lr_finder(
+    model: nn.Module, loader: DataLoader[tuple[torch.Tensor, ...]], num_iter: int, device: torch.device
+) -> None:
+    from torch_lr_finder import LRFinder
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        finder = LRFinder(model, optimizer, nn.CrossEntropyLoss(), device=device)
+        finder.range_test(
+            loader,
+            start_lr=1e-7,
+            end_lr=1.0,
+            num_iter=num_iter,
+            step_mode="exp",
+            smooth_f=0.02,
+            diverge_th=1e9,
+        )
+        finder.reset()
+
+
+def _clr_range(model: nn.Module, batches: object, num_iter: int) -> None:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
+    spec = clr.RangeTestSpec(
+        start_lr=1e-7, end_lr=1.0, num_iter=num_iter, smoothing=0.98, diverge_threshold=1e9
+    )
+    clr.range_test(model, batches, optimizer, nn.CrossEntropyLoss(), spec)  # type: ignore[arg-type]
+
+
+def main() -> None:
+    """Time both comparisons with interleaved repeats and print medians."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--num-iter", type=int, default=60)
+    args = parser.parse_args()
+    device = clr.resolve_device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(2)
+    spec = clr.DatasetSpec("shapes", num_samples=2048, image_size=32, augment=False, val_fraction=0.1)
+    data = clr.load_dataset(spec, batch_size=BATCH, seed=0, device=device)
+    torch.manual_seed(0)
+    initial = clr.build_model(
+        clr.ModelSpec("vanilla_cnn", width=16), input_shape=data.input_shape, num_classes=data.num_classes
+    ).to(device)
+    x, y = data.train.x, data.train.y  # type: ignore[attr-defined]
+    samples = EPOCHS * data.batches_per_epoch * BATCH
+    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, drop_last=True)
+
+    hand, ours, finder, ranged = [], [], [], []
+    _timed(lambda: _hand_loop(copy.deepcopy(initial), data, x, y), device)  # warm-up
+    for r in range(args.repeats):
+        pair = [
+            (hand, lambda: _hand_loop(copy.deepcopy(initial), data, x, y)),
+            (ours, lambda: _clr_train(copy.deepcopy(initial), data)),
+        ]
+        for times, fn in pair if r % 2 == 0 else pair[::-1]:
+            times.append(_timed(fn, device))
+        pair = [
+            (finder, lambda: _lr_finder(copy.deepcopy(initial), loader, args.num_iter, device)),
+            (ranged, lambda: _clr_range(copy.deepcopy(initial), loader, args.num_iter)),
+        ]
+        for times, fn in pair if r % 2 == 0 else pair[::-1]:
+            times.append(_timed(fn, device))
+
+    hand_rate = samples / statistics.median(hand)
+    ours_rate = samples / statistics.median(ours)
+    finder_s, ranged_s = statistics.median(finder), statistics.median(ranged)
+    out = sys.stdout
+    out.write(f"device={device} threads={torch.get_num_threads()} repeats={args.repeats} (medians)\n")
+    out.write(f"{'comparison':<44}{'baseline':>14}{'clr':>14}{'ratio':>8}  target\n")
+    out.write(
+        f"{'(a) train samples/s, all recording on':<44}{hand_rate:>14.1f}{ours_rate:>14.1f}"
+        f"{ours_rate / hand_rate:>8.3f}  >= 0.97\n"
+    )
+    out.write(
+        f"{f'(b) range test seconds, {args.num_iter} iters':<44}{finder_s:>14.3f}{ranged_s:>14.3f}"
+        f"{ranged_s / finder_s:>8.3f}  <= 1.0\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

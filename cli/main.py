@@ -1,0 +1,147 @@
+"""The `clr-service` command: run the service's processes and manage API keys."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import keys
+from store.db import make_engine, make_sessionmaker, transaction
+from store.migrate import upgrade
+from store.settings import get_settings
+
+app = typer.Typer(
+    help="Learning-rate range tests and cyclical-LR training as a service.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+LOCAL_OWNER = "local"
+
+
+def _factory() -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(get_settings().resolved_database_url))
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema (alembic upgrade head)."""
+    upgrade(get_settings().resolved_database_url)
+    typer.echo("database at head")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API alone (run `migrate` first)."""
+    uvicorn.run(
+        "api.app:make_default_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume")] = "",
+    concurrency: Annotated[int, typer.Option(help="Jobs at once: one per GPU")] = 1,
+    hostname: Annotated[str | None, typer.Option(help="Celery node name")] = None,
+) -> None:
+    """Start a Celery worker that runs jobs."""
+    os.execvp(sys.executable, _worker_command(queues or get_settings().queue, concurrency, hostname))
+
+
+def _worker_command(queues: str, concurrency: int, hostname: str | None) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.tasks:celery_app",
+        "worker",
+        "--pool=prefork",
+        f"--concurrency={concurrency}",
+        f"--queues={queues}",
+        "--loglevel=INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    return command + ([f"--hostname={hostname}"] if hostname else [])
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+) -> None:
+    """Migrate, then run the API and one embedded worker together (what `make run` calls)."""
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    _ensure_local_key()
+    # Leave the API a core: the worker's torch threads would otherwise take them all.
+    threads = settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
+    env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(threads)}
+    worker_process = subprocess.Popen(_worker_command(settings.queue, 1, "embedded@%h"), env=env)
+    try:
+        uvicorn.run("api.app:make_default_app", factory=True, host=host, port=port, log_level="info")
+    finally:
+        worker_process.send_signal(signal.SIGTERM)
+        worker_process.wait(timeout=30)
+
+
+def _ensure_local_key() -> None:
+    """On first start create a key for the owner `local`, print it and keep it in CLR_HOME (mode 0600)."""
+    settings = get_settings()
+    path = settings.home / "local-api-key"
+    if path.exists():
+        typer.echo(f"API key for owner '{LOCAL_OWNER}' in {path}")
+        return
+    with transaction(_factory()) as session:
+        _, plain = keys.create_key(session=session, owner=LOCAL_OWNER)
+    path.touch(mode=0o600)
+    path.write_text(plain + "\n")
+    typer.echo(f"Created an API key for owner '{LOCAL_OWNER}' (kept in {path}):\n\n    {plain}\n")
+
+
+@keys_app.command("create")
+def keys_create(owner: Annotated[str, typer.Option(help="Who the key's runs belong to")]) -> None:
+    """Create a key and print it once; only its digest is stored."""
+    with transaction(_factory()) as session:
+        row, plain = keys.create_key(session=session, owner=owner)
+    typer.echo(plain)
+    typer.echo(f"owner={row.owner} prefix={row.prefix}", err=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key, or its first 12 characters")]) -> None:
+    """Revoke a key."""
+    with transaction(_factory()) as session:
+        count = keys.revoke_key(session=session, prefix=prefix)
+    if not count:
+        typer.echo(f"no active key starts with {prefix[:12]!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {count} key(s)")
+
+
+@keys_app.command("list")
+def keys_list(owner: Annotated[str | None, typer.Option(help="Only this owner's keys")] = None) -> None:
+    """List keys (prefix, owner, created, revoked)."""
+    with transaction(_factory()) as session:
+        for row in keys.list_keys(session=session, owner=owner):
+            revoked = row.revoked_at.isoformat() if row.revoked_at else "active"
+            typer.echo(f"{row.prefix}\t{row.owner}\t{row.created_at.isoformat()}\t{revoked}")

@@ -1,0 +1,46 @@
+"""Full training state, written atomically and read back with `weights_only=True`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """Everything needed to continue training bit for bit after `epoch` completed epochs."""
+
+    epoch: int
+    step: int
+    model: dict[str, Any]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any] | None
+    scaler: dict[str, Any] | None
+    rng: dict[str, Any]
+    data: dict[str, Any] | None
+    best_val_accuracy: float | None
+
+
+def save_checkpoint(path: Path, state: TrainingState) -> None:
+    """Write state to path via a temporary file and os.replace, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save({f.name: getattr(state, f.name) for f in fields(state)}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> TrainingState:
+    """Read a state written by save_checkpoint (tensors land on the CPU)."""
+    raw = torch.load(Path(path), map_location="cpu", weights_only=True)
+    names = {f.name for f in fields(TrainingState)}
+    if not isinstance(raw, dict) or set(raw) != names:
+        raise ValueError(f"path {path} does not hold a training checkpoint (expected keys {sorted(names)})")
+    return TrainingState(**raw)

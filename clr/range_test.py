@@ -1,0 +1,189 @@
+"""The learning-rate range test: sweep the rate over a short run and watch the loss."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from clr.device import autocast, capture_rng, resolve_device, restore_rng
+from clr.records import Progress, RangeChunk, RangeStopReason, RangeTestResult
+from clr.specs import RangeTestSpec
+from clr.suggest import SUGGESTION_RULES
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def sweep_lrs(start: float, end: float, num: int, mode: Literal["exp", "linear"]) -> list[float]:
+    """num rates from start to end (both exact), spaced geometrically ("exp") or evenly."""
+    if num < 2:
+        raise ValueError(f"num must be >= 2, got {num!r}")
+    if mode == "exp":
+        lrs = [start * (end / start) ** (i / (num - 1)) for i in range(num)]
+    else:
+        lrs = [start + (end - start) * i / (num - 1) for i in range(num)]
+    lrs[-1] = end
+    return lrs
+
+
+@dataclass
+class _Curve:
+    """The series so far and the bias-corrected moving average of the loss.
+
+    Divergence is (smoothed - best) > (threshold - 1) * |best|, which is smoothed > threshold * best for
+    positive losses and still means "far above the best" when losses are negative.
+    """
+
+    beta: float
+    threshold: float
+    lrs: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    average: float = 0.0
+    best: float = math.inf
+
+    def add(self, lr: float, loss: float, accuracy: float) -> RangeStopReason | None:
+        """Record one point (dropped if its loss is not finite); a stop reason if the test must end."""
+        if not math.isfinite(loss):
+            return "non_finite_loss"
+        self.average = self.beta * self.average + (1 - self.beta) * loss
+        smoothed = self.average / (1 - self.beta ** (len(self.losses) + 1))
+        for series, value in zip(
+            (self.lrs, self.losses, self.smoothed, self.accuracies),
+            (lr, loss, smoothed, accuracy),
+            strict=True,
+        ):
+            series.append(value)
+        self.best = min(self.best, smoothed)
+        if smoothed - self.best > (self.threshold - 1) * abs(self.best):
+            return "diverged"
+        return None
+
+
+def _snapshot(
+    model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any, batches: object
+) -> dict[str, Any]:
+    """Everything the test changes, copied in memory."""
+    return {
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "training": model.training,
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "scaler": None if scaler is None else copy.deepcopy(scaler.state_dict()),
+        "batches": copy.deepcopy(batches.state_dict()) if hasattr(batches, "state_dict") else None,
+        "rng": capture_rng(),
+    }
+
+
+def _restore(
+    snapshot: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any, batches: object
+) -> None:
+    model.load_state_dict(snapshot["model"])
+    model.train(snapshot["training"])
+    optimizer.load_state_dict(snapshot["optimizer"])
+    if scaler is not None:
+        scaler.load_state_dict(snapshot["scaler"])
+    if snapshot["batches"] is not None:
+        batches.load_state_dict(snapshot["batches"])  # type: ignore[attr-defined]
+    restore_rng(snapshot["rng"])
+
+
+def _suggest(curve: _Curve, spec: RangeTestSpec, stop_reason: RangeStopReason) -> RangeTestResult:
+    suggestions = {name: rule(curve.lrs, curve.smoothed) for name, rule in SUGGESTION_RULES.items()}
+    chosen = suggestions[spec.suggestion].lr
+    return RangeTestResult(
+        lrs=tuple(curve.lrs),
+        losses=tuple(curve.losses),
+        smoothed_losses=tuple(curve.smoothed),
+        accuracies=tuple(curve.accuracies),
+        stop_reason=stop_reason,
+        suggestions=suggestions,
+        suggested_max_lr=chosen,
+        suggested_base_lr=None if chosen is None else chosen / spec.base_lr_factor,
+    )
+
+
+def range_test(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    spec: RangeTestSpec = RangeTestSpec(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    device: str | torch.device | None = None,
+    on_chunk: Callable[[RangeChunk], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    restore: bool = True,
+    scaler: torch.amp.GradScaler | None = None,
+    chunk_size: int = 64,
+) -> RangeTestResult:
+    """Train with a rate rising every batch from start_lr to end_lr; restore everything afterwards."""
+    dev = resolve_device(device, model)
+    model.to(dev)
+    per_epoch = len(batches)  # type: ignore[arg-type]
+    if per_epoch == 0:
+        raise ValueError("batches must yield at least one batch per pass, got an empty iterable")
+    num = spec.num_iter if spec.num_iter is not None else max(2, math.ceil(spec.epochs * per_epoch))
+    lrs = sweep_lrs(spec.start_lr, spec.end_lr, num, spec.step_mode)
+    snapshot = _snapshot(model, optimizer, scaler, batches) if restore else None
+    amp: Literal["none", "fp16"] = "fp16" if scaler is not None and scaler.is_enabled() else "none"
+    curve = _Curve(beta=spec.smoothing, threshold=spec.diverge_threshold)
+    pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+    stop: RangeStopReason | None = None
+
+    def flush() -> RangeStopReason | None:
+        # one device-to-host read per chunk instead of a sync every batch
+        first = len(curve.losses)
+        values = torch.stack([torch.stack(p) for p in pending]).float().tolist() if pending else []
+        pending.clear()
+        reason = None
+        for loss, accuracy in values:
+            reason = curve.add(lrs[len(curve.losses)], loss, accuracy)
+            if reason is not None:
+                break
+        if on_chunk is not None and len(curve.losses) > first:
+            columns = (curve.lrs, curve.losses, curve.smoothed, curve.accuracies)
+            on_chunk(RangeChunk(tuple(range(first, len(curve.losses))), *(tuple(c[first:]) for c in columns)))
+        if on_progress is not None:
+            on_progress(Progress(len(curve.losses), num, len(curve.losses) // max(per_epoch, 1)))
+        return reason
+
+    model.train()
+    step = 0
+    try:
+        while step < num and stop is None:
+            for x, y in batches:
+                if should_stop is not None and should_stop():
+                    stop = "cancelled"
+                    break
+                for group in optimizer.param_groups:
+                    group["lr"] = lrs[step]
+                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with autocast(dev, amp):
+                    out = model(x)
+                    loss = loss_fn(out, y)
+                if scaler is not None:
+                    scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    optimizer.step()
+                pending.append((loss.detach(), (out.detach().argmax(1) == y).float().mean()))
+                step += 1
+                if len(pending) >= chunk_size or step >= num:
+                    stop = flush()
+                if stop is not None or step >= num:
+                    break
+        stop = (flush() if pending else None) or stop
+    finally:
+        if snapshot is not None:
+            _restore(snapshot, model, optimizer, scaler, batches)
+    return _suggest(curve, spec, stop or "completed")

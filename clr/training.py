@@ -1,0 +1,206 @@
+"""The training loop: a scheduler step per batch, columnar records, epoch checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
+
+from clr.checkpoint import TrainingState, save_checkpoint
+from clr.data import Batches, DataSplits
+from clr.device import autocast, capture_rng, make_scaler, resolve_device, restore_rng
+from clr.range_test import LossFn
+from clr.records import BatchChunk, EpochRecord, Progress, TrainResult, TrainStopReason
+from clr.specs import Amp, TrainSpec
+
+
+@dataclass
+class _Pending:
+    """Batches whose losses still live on the device."""
+
+    steps: list[int] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+    losses: list[torch.Tensor] = field(default_factory=list)
+
+    def flush(self, on_batches: Callable[[BatchChunk], None] | None) -> bool:
+        """Read the losses back at once, deliver them up to the first non-finite one; True if one was."""
+        if not self.losses:
+            return False
+        values = torch.stack(self.losses).float()
+        bad = (~torch.isfinite(values)).nonzero()
+        keep = len(self.losses) if len(bad) == 0 else int(bad[0].item()) + 1
+        if on_batches is not None:
+            chunk = (self.steps, self.epochs, self.lrs, values.tolist())
+            on_batches(BatchChunk(*(tuple(column[:keep]) for column in chunk)))
+        self.steps, self.epochs, self.lrs, self.losses = [], [], [], []
+        return len(bad) > 0
+
+
+@contextlib.contextmanager
+def _skipped_step_ok(scaled: bool) -> Iterator[None]:
+    """Silence torch's step-order warning when GradScaler legitimately skipped an optimizer step."""
+    if not scaled:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+        yield
+
+
+def _evaluate(
+    model: nn.Module, batches: Batches, loss_fn: LossFn, device: torch.device, amp: Amp, channels_last: bool
+) -> tuple[float, float]:
+    """Mean loss and accuracy over batches (loss_fn must return the batch mean)."""
+    model.eval()
+    total = torch.zeros(2, device=device, dtype=torch.float64)
+    count = 0
+    with torch.no_grad():
+        for x, y in batches:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device, amp):
+                out = model(x)
+            total += torch.stack([loss_fn(out.float(), y) * len(y), (out.argmax(1) == y).sum()])
+            count += len(y)
+    loss, correct = total.tolist()
+    return loss / max(count, 1), correct / max(count, 1)
+
+
+def _resume(
+    state: TrainingState,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler | None,
+    scaler: torch.amp.GradScaler | None,
+    data: DataSplits,
+) -> None:
+    model.load_state_dict(state.model)
+    optimizer.load_state_dict(state.optimizer)
+    if scheduler is not None and state.scheduler is not None:
+        scheduler.load_state_dict(state.scheduler)
+    if scaler is not None and state.scaler is not None:
+        scaler.load_state_dict(state.scaler)
+    if state.data is not None and hasattr(data.train, "load_state_dict"):
+        data.train.load_state_dict(state.data)
+    restore_rng(state.rng)
+
+
+def train(
+    model: nn.Module,
+    data: DataSplits,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler | None,
+    loss_fn: LossFn,
+    spec: TrainSpec,
+    *,
+    device: str | torch.device | None = None,
+    on_batches: Callable[[BatchChunk], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    checkpoint_path: Path | None = None,
+    resume: TrainingState | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> TrainResult:
+    """Train for spec.epochs (epochs count from 0), stepping the scheduler after every batch."""
+    dev = resolve_device(device, model)
+    model.to(dev)
+    if spec.channels_last:
+        model.to(memory_format=torch.channels_last)
+    scaler = scaler if scaler is not None else make_scaler(dev, spec.amp)
+    per_epoch = len(data.train)
+    total_steps = spec.epochs * per_epoch
+    start_epoch, step, best = 0, 0, None
+    if resume is not None:
+        _resume(resume, model, optimizer, scheduler, scaler, data)
+        start_epoch, step, best = resume.epoch, resume.step, resume.best_val_accuracy
+    pending = _Pending()
+    final: EpochRecord | None = None
+    stop: TrainStopReason = "completed"
+    completed = start_epoch
+    for epoch in range(start_epoch, spec.epochs):
+        model.train()
+        # sums stay on the device: an .item() per batch would sync the GPU every step
+        loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
+        correct = torch.zeros((), device=dev, dtype=torch.int64)
+        seen = 0
+        for x, y in data.train:
+            if should_stop is not None and should_stop():
+                stop = "cancelled"
+                break
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            if spec.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            lr = float(optimizer.param_groups[0]["lr"])
+            optimizer.zero_grad(set_to_none=True)
+            with autocast(dev, spec.amp):
+                out = model(x)
+                loss = loss_fn(out, y)
+            if scaler is not None:
+                scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()  # type: ignore[no-untyped-call]
+                optimizer.step()
+            if scheduler is not None:
+                with _skipped_step_ok(scaler is not None):
+                    scheduler.step()
+            batch_loss = loss.detach()
+            loss_sum += batch_loss * len(y)
+            correct += (out.detach().argmax(1) == y).sum()
+            seen += len(y)
+            pending.steps.append(step)
+            pending.epochs.append(epoch)
+            pending.lrs.append(lr)
+            pending.losses.append(batch_loss)
+            step += 1
+            if len(pending.losses) >= spec.chunk_size:
+                if pending.flush(on_batches):
+                    stop = "diverged"
+                    break
+                if on_progress is not None:
+                    on_progress(Progress(step, total_steps, epoch))
+        if pending.flush(on_batches) and stop == "completed":
+            stop = "diverged"
+        if stop != "completed":
+            break
+        val_loss, val_accuracy = _evaluate(model, data.val, loss_fn, dev, spec.amp, spec.channels_last)
+        train_loss, train_correct = torch.stack([loss_sum, correct.double()]).tolist()
+        final = EpochRecord(
+            epoch=epoch,
+            step=step,
+            train_loss=train_loss / max(seen, 1),
+            train_accuracy=train_correct / max(seen, 1),
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            lr=lr,
+        )
+        best = val_accuracy if best is None else max(best, val_accuracy)
+        completed = epoch + 1
+        if on_epoch is not None:
+            on_epoch(final)
+        if checkpoint_path is not None:
+            state = TrainingState(
+                epoch=epoch + 1,
+                step=step,
+                model=model.state_dict(),
+                optimizer=optimizer.state_dict(),
+                scheduler=None if scheduler is None else scheduler.state_dict(),
+                scaler=None if scaler is None else scaler.state_dict(),
+                rng=capture_rng(),
+                data=data.train.state_dict() if hasattr(data.train, "state_dict") else None,
+                best_val_accuracy=best,
+            )
+            save_checkpoint(checkpoint_path, state)
+        if on_progress is not None:
+            on_progress(Progress(step, total_steps, epoch))
+    return TrainResult(completed, step, stop, final, best)

@@ -1,0 +1,77 @@
+"""Data: generated and bundled sets, seeded splits, device batching and clear missing-data errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import clr
+
+
+def test_shapes_are_deterministic_by_seed_and_balanced() -> None:
+    x1, y1 = clr.generate_shapes(200, 32, seed=3)
+    x2, y2 = clr.generate_shapes(200, 32, seed=3)
+    x3, _ = clr.generate_shapes(200, 32, seed=4)
+    assert torch.equal(x1, x2)
+    assert torch.equal(y1, y2)
+    assert not torch.equal(x1, x3)
+    assert x1.shape == (200, 3, 32, 32)
+    assert torch.bincount(y1).tolist() == [20] * 10
+
+
+def test_digits_split_is_seeded_and_normalized_with_train_statistics() -> None:
+    spec = clr.DatasetSpec("digits", val_fraction=0.25, augment=False)
+    a = clr.load_dataset(spec, batch_size=100, seed=5, device="cpu")
+    b = clr.load_dataset(spec, batch_size=100, seed=5, device="cpu")
+    assert (a.num_classes, a.input_shape) == (10, (1, 8, 8))
+    train_x = a.train.x  # type: ignore[attr-defined]
+    assert torch.equal(train_x, b.train.x)  # type: ignore[attr-defined]
+    assert len(a.val.x) == 449  # type: ignore[attr-defined]
+    assert train_x.mean().abs() < 1e-4
+    assert a.batches_per_epoch == len(train_x) // 100
+
+
+def test_in_memory_batches_reshuffle_each_epoch_and_replay_from_their_state() -> None:
+    x = torch.arange(40, dtype=torch.float32).reshape(10, 1, 2, 2)
+    batches = clr.InMemoryBatches(x, torch.arange(10), 4, shuffle=True, seed=1, drop_last=True)
+    assert len(batches) == 2
+    state = batches.state_dict()
+    first = [y.tolist() for _, y in batches]
+    second = [y.tolist() for _, y in batches]
+    batches.load_state_dict(state)
+    assert [y.tolist() for _, y in batches] == first
+    assert first != second
+
+
+def test_augmentation_crops_and_flips_each_image_independently() -> None:
+    x = torch.randn(64, 3, 8, 8)
+    batches = clr.InMemoryBatches(
+        x, torch.zeros(64), 64, shuffle=False, augment=clr.Augment(padding=2, hflip=True)
+    )
+    (out, _) = next(iter(batches))
+    assert out.shape == x.shape
+    changed = (out != x).flatten(1).any(1)
+    assert 0 < int(changed.sum()) < 64
+
+
+def test_missing_torchvision_data_raises_an_error_naming_the_expected_path(tmp_path: Path) -> None:
+    with pytest.raises(clr.DatasetNotFoundError, match=str(tmp_path / "cifar10")):
+        clr.load_dataset(clr.DatasetSpec("cifar10"), data_roots=[tmp_path], batch_size=8, seed=0)
+
+
+def test_image_folder_loads_classes_from_subdirectories(tmp_path: Path) -> None:
+    for label, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (12, 10), colour).save(tmp_path / "imgs" / label / f"{i}.png")
+    data = clr.load_dataset(
+        clr.DatasetSpec("imagefolder", path="imgs", resize=16, val_fraction=0.25),
+        data_roots=[tmp_path], batch_size=4, seed=0, device="cpu",
+    )  # fmt: skip
+    assert (data.num_classes, data.input_shape, data.batches_per_epoch) == (2, (3, 16, 16), 2)
+    x, y = next(iter(data.train))
+    assert x.shape == (4, 3, 16, 16)
+    assert y.dtype == torch.int64

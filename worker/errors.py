@@ -1,0 +1,52 @@
+"""What a failed job tells its caller: an RFC 9457 problem with a stable code and what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from celery.exceptions import SoftTimeLimitExceeded
+
+from clr import DatasetNotFoundError, WeightsNotFoundError
+
+
+def problem_for(error: BaseException) -> dict[str, Any]:
+    """Map an exception raised by a job to a problem object stored on the run."""
+    detail = str(error) or type(error).__name__
+    if isinstance(error, DatasetNotFoundError):
+        return _problem(
+            "dataset_missing",
+            "Dataset not found",
+            f"{detail}. Place the files under a data root "
+            "(CLR_DATA_ROOTS) or set dataset.download where the worker may download.",
+        )
+    if isinstance(error, WeightsNotFoundError):
+        return _problem(
+            "weights_missing",
+            "Pretrained weights not found",
+            f"{detail}. Copy the file into the "
+            "worker's torch hub cache (CLR_TORCH_HOME), or submit with model.pretrained=false.",
+        )
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return _problem(
+            "cuda_out_of_memory",
+            "CUDA out of memory",
+            f"{detail.splitlines()[0]}. Lower batch_size, use amp=bf16, or choose a smaller model.",
+        )
+    if isinstance(error, SoftTimeLimitExceeded):
+        return _problem(
+            "time_limit",
+            "Job time limit exceeded",
+            "The job ran past CLR_JOB_SOFT_TIME_LIMIT; lower epochs or raise the limit.",
+        )
+    if isinstance(error, ValueError):
+        return _problem("invalid_job", "Invalid job", detail)
+    return _problem("job_error", "Job failed", f"{type(error).__name__}: {detail}")
+
+
+def diverged(detail: str) -> dict[str, Any]:
+    return _problem("diverged", "Training diverged", detail)
+
+
+def _problem(code: str, title: str, detail: str) -> dict[str, Any]:
+    return {"type": "about:blank", "code": code, "title": title, "detail": detail, "status": 500}

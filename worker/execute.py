@@ -1,0 +1,76 @@
+"""One delivery of a run: claim it, run it, persist its series, and record how it ended."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+import clr
+from store import runs, series
+from store.db import transaction
+from store.models import RunKind, RunStatus
+from store.settings import Settings
+from worker.errors import diverged, problem_for
+from worker.jobs import JobContext, run_lr_find, run_train
+from worker.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, worker: str) -> str | None:
+    """Run `run_id` if it is still queued; returns the final status, or None for a duplicate delivery."""
+    with transaction(factory) as session:
+        if not runs.start_run(session=session, run_id=run_id, worker=worker):
+            log.info("run %s is not queued any more: delivery ignored", run_id)
+            return None
+        run = runs.get_run(session=session, run_id=run_id)
+        assert run is not None
+        kind, request = run.kind, run.request
+    context = JobContext.for_run(settings, run_id)
+    try:
+        _discard_unconfirmed_points(factory, run_id, kind, context)
+        with Recorder(factory, run_id, poll_interval=min(1.0, settings.heartbeat_interval)) as recorder:
+            if kind == RunKind.LR_FIND:
+                outcome = _finish_lr_find(run_lr_find(request, context, recorder))
+            else:
+                outcome = _finish_train(run_train(request, context, recorder))
+    except Exception as error:
+        log.exception("run %s failed", run_id)
+        outcome = (RunStatus.FAILED, {"error": problem_for(error)})
+    status, values = outcome
+    with transaction(factory) as session:
+        if not runs.transition(session=session, run_id=run_id, to=status, **values):
+            log.warning("run %s could not move to %s (it was reaped or cancelled meanwhile)", run_id, status)
+    return status
+
+
+def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, Any]]:
+    if result.stop_reason == "cancelled":
+        return RunStatus.CANCELLED, {"result": result.to_summary()}
+    return RunStatus.SUCCEEDED, {"result": result.to_summary()}
+
+
+def _finish_train(result: clr.TrainResult) -> tuple[RunStatus, dict[str, Any]]:
+    summary = result.to_summary()
+    if result.stop_reason == "cancelled":
+        return RunStatus.CANCELLED, {"result": summary}
+    if result.stop_reason == "diverged":
+        detail = f"the loss became NaN or infinite at step {result.steps}; lower the learning rate bounds"
+        return RunStatus.FAILED, {"result": summary, "error": diverged(detail)}
+    return RunStatus.SUCCEEDED, {"result": summary}
+
+
+def _discard_unconfirmed_points(
+    factory: sessionmaker[Session], run_id: str, kind: str, context: JobContext
+) -> None:
+    """A retried run restarts at its last checkpoint (or zero): drop what earlier attempts wrote after it."""
+    step, epoch = -1, -1
+    if kind == RunKind.TRAIN and context.checkpoint_path.exists():
+        state = clr.load_checkpoint(context.checkpoint_path)
+        step, epoch = state.step - 1, state.epoch - 1  # the checkpoint counts steps and epochs done
+    with transaction(factory) as session:
+        name = "range" if kind == RunKind.LR_FIND else "batch"
+        series.truncate_after(session=session, run_id=run_id, series=name, step=step)
+        series.truncate_epochs_after(session=session, run_id=run_id, epoch=epoch)

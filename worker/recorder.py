@@ -1,0 +1,186 @@
+"""Persists a job's series off the training thread: a bounded queue, batched writes, heartbeats."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import runs, series
+from store.db import transaction
+from store.models import RunStatus
+
+MAX_STORED_CHUNK = 8192  # points per stored row: big enough for fast reads, small enough for step filters
+
+
+@dataclass(frozen=True, slots=True)
+class _Points:
+    series: str
+    columns: Mapping[str, Sequence[float] | np.ndarray]
+
+
+@dataclass(frozen=True, slots=True)
+class _Epoch:
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    done: threading.Event
+
+
+class Recorder:
+    """Context manager the job's callables write into; a thread of its own does the SQL."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        run_id: str,
+        *,
+        poll_interval: float = 1.0,
+        max_pending: int = 1024,
+    ) -> None:
+        self._factory = factory
+        self._run_id = run_id
+        self._poll_interval = poll_interval
+        self._queue: queue.Queue[_Points | _Epoch | _Flush | None] = queue.Queue(maxsize=max_pending)
+        self._cancel = threading.Event()
+        self._progress: tuple[int, int | None, int | None] = (0, None, None)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{run_id}", daemon=True)
+        self.points_written = 0
+
+    # Callables handed to clr: cheap, never touch the database on the training thread.
+    def add_points(self, series_name: str, columns: Mapping[str, Sequence[float] | np.ndarray]) -> None:
+        self._put(_Points(series_name, columns))
+
+    def add_epoch(self, values: Mapping[str, Any]) -> None:
+        """Queue an epoch row and wait until it and every point before it are committed."""
+        self._put(_Epoch(values))
+        self.flush()
+
+    def set_progress(self, step: int, total: int | None, epoch: int | None) -> None:
+        self._progress = (step, total, epoch)
+
+    def should_stop(self) -> bool:
+        return self._cancel.is_set()
+
+    def flush(self) -> None:
+        done = threading.Event()
+        self._put(_Flush(done))
+        while not done.wait(0.5):
+            self._raise_if_failed()
+        self._raise_if_failed()
+
+    def __enter__(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None:
+            self._raise_if_failed()
+
+    def _put(self, item: _Points | _Epoch | _Flush) -> None:
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError("could not persist the run's series") from self._error
+
+    def _run(self) -> None:
+        last_poll = 0.0
+        try:
+            while True:
+                items = self._drain()
+                finished = bool(items) and items[-1] is None
+                batch = [item for item in items if item is not None]
+                now = time.monotonic()
+                poll = now - last_poll >= self._poll_interval or finished
+                if batch or poll:
+                    self._write(batch, poll)
+                    if poll:
+                        last_poll = now
+                for item in batch:
+                    if isinstance(item, _Flush):
+                        item.done.set()
+                if finished:
+                    return
+        except BaseException as error:  # handed to the training thread, which raises it
+            self._error = error
+            self._cancel.set()
+
+    def _drain(self) -> list[_Points | _Epoch | _Flush | None]:
+        try:
+            items = [self._queue.get(timeout=self._poll_interval)]
+        except queue.Empty:
+            return []
+        while items[-1] is not None:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _write(self, batch: list[_Points | _Epoch | _Flush], poll: bool) -> None:
+        with transaction(self._factory) as session:
+            for item in _coalesce(batch):
+                if isinstance(item, _Points):
+                    self.points_written += series.append_chunk(
+                        session=session, run_id=self._run_id, series=item.series, columns=item.columns
+                    )
+                elif isinstance(item, _Epoch):
+                    series.record_epoch(session=session, run_id=self._run_id, values=item.values)
+            if poll:
+                step, total, epoch = self._progress
+                status = runs.record_progress(
+                    session=session, run_id=self._run_id, step=step, total=total, epoch=epoch
+                )
+                if status != RunStatus.RUNNING:
+                    self._cancel.set()
+
+
+def _coalesce(batch: list[_Points | _Epoch | _Flush]) -> list[_Points | _Epoch]:
+    """Merge consecutive point blocks of one series into stored chunks of at most MAX_STORED_CHUNK points."""
+    out: list[_Points | _Epoch] = []
+    pending: list[_Points] = []
+
+    def emit() -> None:
+        if not pending:
+            return
+        names = list(pending[0].columns)
+        merged = {
+            name: np.concatenate([np.asarray(p.columns[name], dtype=float) for p in pending])
+            for name in names
+        }
+        for start in range(0, merged["step"].size, MAX_STORED_CHUNK):
+            piece = {name: values[start : start + MAX_STORED_CHUNK] for name, values in merged.items()}
+            out.append(_Points(pending[0].series, piece))
+        pending.clear()
+
+    for item in batch:
+        if isinstance(item, _Points):
+            if pending and pending[0].series != item.series:
+                emit()
+            pending.append(item)
+        elif isinstance(item, _Epoch):
+            emit()
+            out.append(item)
+    emit()
+    return out
