@@ -120,7 +120,10 @@ def main() -> None:
     samples = EPOCHS * data.batches_per_epoch * BATCH
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, drop_last=True)
 
-    hand, ours, finder, ranged = [], [], [], []
+    hand: list[float] = []
+    ours: list[float] = []
+    finder: list[float] = []
+    ranged: list[float] = []
     _timed(lambda: _hand_loop(copy.deepcopy(initial), data, x, y), device)  # warm-up
     for r in range(args.repeats):
         pair = [

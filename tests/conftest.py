@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, make_sessionmaker
 from store.migrate import upgrade
 
-POSTGRES_ADMIN_URL = os.environ.get("CLR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CLR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 

@@ -16,7 +16,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app = Celery("clr", broker=broker_url, include=["worker.tasks"])
     transport_options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout}
     if broker_url.startswith("sqla+"):
-        transport_options["polling_interval"] = 0.2
+        # Kombu hands the SQLAlchemy transport's options to create_engine, so only engine arguments fit here.
+        transport_options = {"connect_args": {"timeout": 30}}
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -34,7 +34,7 @@ def test_pretrained_resnet18_loads_weights_from_the_local_torch_home(tmp_path: P
         num_classes=5,
         torch_home=tmp_path,
     )
-    assert torch.equal(model.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)
+    assert torch.equal(model.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)  # type: ignore[index, union-attr]
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 5)
 
 
@@ -59,7 +59,7 @@ def test_last_block_training_leaves_frozen_weights_bit_identical(state_equal: Ca
     model.train()
     for _ in range(3):
         optimizer.zero_grad()
-        nn.functional.cross_entropy(model(torch.randn(4, 1, 16, 16)), torch.tensor([0, 1, 2, 0])).backward()
+        nn.functional.cross_entropy(model(torch.randn(4, 1, 16, 16)), torch.tensor([0, 1, 2, 0])).backward()  # type: ignore[no-untyped-call]
         optimizer.step()
     after = model.state_dict()
     assert all(torch.equal(after[k], v) for k, v in frozen.items() if not k.endswith("num_batches_tracked"))

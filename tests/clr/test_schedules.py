@@ -44,7 +44,7 @@ def test_cyclic_policies_equal_torch_cyclic_lr(policy: str) -> None:
             base,
             peak,
             step_size_up=step_size,
-            mode=policy,
+            mode=policy,  # type: ignore[arg-type]
             gamma=gamma,
             cycle_momentum=False,  # type: ignore[arg-type]
         )

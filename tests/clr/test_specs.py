@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import clr
@@ -34,6 +36,7 @@ def test_invalid_spec_values_raise_value_errors_naming_the_argument(build: objec
 
 
 def test_specs_build_from_json_like_dicts() -> None:
-    spec = clr.OptimizerSpec(**{"name": "adamw", "betas": [0.8, 0.99], "weight_decay": 0.01})
+    spec = clr.OptimizerSpec(**{"name": "adamw", "betas": [0.8, 0.99], "weight_decay": 0.01})  # type: ignore[arg-type]
     assert spec.betas == (0.8, 0.99)
-    assert clr.ScheduleSpec(**{"policy": "one_cycle", "base_lr": 0.001, "max_lr": 0.01}).step_size is None
+    one_cycle: dict[str, Any] = {"policy": "one_cycle", "base_lr": 0.001, "max_lr": 0.01}
+    assert clr.ScheduleSpec(**one_cycle).step_size is None

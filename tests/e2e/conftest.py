@@ -88,10 +88,10 @@ class Service:
         return plain
 
     def _spawn(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = (self.home / f"{name}.log").open("ab")
-        return subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with (self.home / f"{name}.log").open("ab") as log:
+            return subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def stop(self) -> None:
         for process in self.processes:

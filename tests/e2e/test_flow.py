@@ -16,7 +16,8 @@ DIGITS_CNN = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}}
 def test_lr_find_on_digits_succeeds_with_a_curve_that_falls_then_rises(service: Service) -> None:
     with service.client() as client:
         answer = client.post(
-            "/lr-find", json={**DIGITS_CNN, "batch_size": 16, "optimizer": {"name": "sgd_momentum"}}
+            "/lr-find",
+            json={**DIGITS_CNN, "batch_size": 16, "end_lr": 1.0, "optimizer": {"name": "sgd_momentum"}},
         )
         assert answer.status_code == 202, answer.text
         run_id = answer.json()["id"]
@@ -28,10 +29,10 @@ def test_lr_find_on_digits_succeeds_with_a_curve_that_falls_then_rises(service: 
     smoothed = np.asarray(curves["smoothed_loss"])
     lowest = int(np.argmin(smoothed))
     assert 0 < lowest < smoothed.size - 1
-    assert smoothed[lowest] < 0.8 * smoothed[0]
-    assert smoothed[-1] > 1.5 * smoothed[lowest] or run["result"]["stop_reason"] == "diverged"
+    assert smoothed[lowest] < 0.95 * smoothed[0]
+    assert smoothed[-1] > 1.3 * smoothed[lowest]
     result = run["result"]
-    assert 1e-7 <= result["suggested_max_lr"] <= 0.1
+    assert 1e-7 <= result["suggested_max_lr"] <= 1.0
     assert result["suggested_base_lr"] == pytest.approx(result["suggested_max_lr"] / 6)
 
 

@@ -1,0 +1,63 @@
+"""The FastAPI application, built by a factory from settings, a session maker and a Celery app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from celery import Celery
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import install_error_handlers
+from api.middleware import BodySizeLimit
+from api.routes import health, jobs, runs
+from store.db import make_engine, make_sessionmaker
+from store.settings import Settings, get_settings
+from worker.app import make_celery
+
+DESCRIPTION = (
+    "Learning-rate range tests and cyclical-LR training jobs. "
+    "Authenticate with `Authorization: Bearer <key>`. "
+    "Errors are RFC 9457 `application/problem+json` bodies with a stable `code`."
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    celery: Celery | None = None,
+) -> FastAPI:
+    """An app on the given session maker and Celery app; those it makes itself it closes on shutdown."""
+    settings = settings or get_settings()
+    owned_engine = None
+    if session_factory is None:
+        owned_engine = make_engine(settings.resolved_database_url)
+        session_factory = make_sessionmaker(owned_engine)
+    owned_celery = celery is None
+    celery = celery or make_celery(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned_engine is not None:
+            owned_engine.dispose()
+        if owned_celery:
+            celery.close()
+
+    app = FastAPI(title="clr-service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    app.state.celery = celery
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(runs.router)
+    return app
+
+
+def make_default_app() -> FastAPI:
+    """The app from the environment's settings, for `uvicorn api.app:make_default_app --factory`."""
+    return create_app(get_settings())

@@ -1,0 +1,120 @@
+"""RFC 9457 problem+json for every error, each with a stable machine-readable `code`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from store.schemas import Problem
+
+PROBLEM_JSON = "application/problem+json"
+CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_queued",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+
+class ApiError(Exception):
+    """An error the caller can act on: HTTP status, stable code and a detail naming what was wrong."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.headers, self.errors = headers, errors
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=instance,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return problem(
+        error.status,
+        error.code,
+        error.detail,
+        instance=request.url.path,
+        headers=error.headers,
+        errors=error.errors,
+    )
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code = CODES_BY_STATUS.get(error.status_code, f"http_{error.status_code}")
+    detail = error.detail if error.detail != HTTPStatus(error.status_code).phrase else None
+    if error.status_code == 404 and detail is None:
+        detail = f"no route matches {request.url.path}"
+    if error.status_code == 405 and detail is None and error.headers:
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; allowed: {error.headers.get('Allow')}"
+        )
+    return problem(error.status_code, code, detail, instance=request.url.path, headers=error.headers)
+
+
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    detail = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in errors)
+    return problem(422, "validation_error", detail, instance=request.url.path, errors=errors)
+
+
+def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette re-raises the error after this response is sent, so the server logs its traceback.
+    return problem(
+        500, "internal_error", "the server failed to handle this request", instance=request.url.path
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error, including unknown routes and crashes, with problem+json."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _internal_error)

@@ -1,0 +1,86 @@
+"""POST /lr-find and POST /train: accept a job, answer 202 with the queued run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from api.deps import CeleryDep, OwnerDep, SessionDep, SessionFactoryDep, SettingsDep
+from api.submit import submit
+from api.views import run_out
+from store.models import Run
+from store.schemas import LRFindCreate, Problem, RunOut, TrainCreate
+
+router = APIRouter(tags=["jobs"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a request safely: the same key and body return the run first created",
+    ),
+]
+RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": RunOut, "description": "Replay of an earlier request with the same Idempotency-Key"},
+    401: {"model": Problem},
+    413: {"model": Problem},
+    422: {"model": Problem},
+    429: {"model": Problem, "description": "Too many queued runs; see Retry-After"},
+}
+
+
+def _answer(run: Run, created: bool, response: Response) -> RunOut:
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/runs/{run.id}"
+    return run_out(run)
+
+
+@router.post("/lr-find", status_code=202, responses=RESPONSES, summary="Queue a learning-rate range test")
+def create_lr_find(
+    body: LRFindCreate,
+    response: Response,
+    owner: OwnerDep,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RunOut:
+    """Queue a range test; poll the run at `Location` and read its curve at `/runs/{id}/curves`."""
+    run, created = submit(
+        session=session,
+        factory=factory,
+        settings=settings,
+        celery=celery,
+        owner=owner,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+    return _answer(run, created, response)
+
+
+@router.post("/train", status_code=202, responses=RESPONSES, summary="Queue a training run")
+def create_train(
+    body: TrainCreate,
+    response: Response,
+    owner: OwnerDep,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RunOut:
+    """Queue training; `schedule.from_lr_find` fills missing bounds from a succeeded range test of yours."""
+    run, created = submit(
+        session=session,
+        factory=factory,
+        settings=settings,
+        celery=celery,
+        owner=owner,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+    return _answer(run, created, response)

@@ -1,0 +1,78 @@
+"""Reading, listing and cancelling the caller's runs, and their curves."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.curves import CurveQuery, curves_json
+from api.deps import OwnerDep, RunDep, SessionDep, SettingsDep
+from api.service import cancel_run, page_of_runs
+from api.views import run_out
+from store.models import RunKind, RunStatus
+from store.schemas import Problem, RunOut, RunPage
+
+router = APIRouter(
+    prefix="/runs", tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}}
+)
+
+DEFAULT_PAGE_SIZE = 50
+
+
+@router.get("", summary="List runs, newest first")
+def list_runs(
+    owner: OwnerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    kind: RunKind | None = None,
+    status: RunStatus | None = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, description="Runs per page, capped at the service's max_page_size")] = (
+        DEFAULT_PAGE_SIZE
+    ),
+) -> RunPage:
+    """The caller's runs, newest first, one page at a time."""
+    found, next_cursor = page_of_runs(
+        session=session,
+        owner=owner,
+        limit=min(limit, settings.max_page_size),
+        kind=kind,
+        status=status,
+        cursor=cursor,
+    )
+    return RunPage(items=[run_out(run) for run in found], next_cursor=next_cursor)
+
+
+@router.get("/{run_id}", summary="Read a run")
+def get_run(run: RunDep) -> RunOut:
+    """Status, progress, request, result and error of one run."""
+    return run_out(run)
+
+
+@router.post("/{run_id}/cancel", status_code=202, responses={409: {"model": Problem}}, summary="Cancel a run")
+def cancel(run: RunDep, session: SessionDep) -> RunOut:
+    """Queued runs are cancelled at once; running ones move to cancelling and stop within a batch."""
+    return run_out(cancel_run(session=session, run=run))
+
+
+CURVES_DOC = (
+    "lr_find runs: `{run_id, kind, status, points, next_cursor, step, lr, loss, smoothed_loss, accuracy}`; "
+    "train runs: `{run_id, kind, status, points, next_cursor, batch: {step, epoch, lr, loss}, "
+    "epochs: {epoch, step, train_loss, train_accuracy, val_loss, val_accuracy, lr}}`. "
+    "Non-finite values are null."
+)
+
+
+@router.get(
+    "/{run_id}/curves",
+    summary="Read a run's curves",
+    description=CURVES_DOC,
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+def curves(run: RunDep, session: SessionDep, query: Annotated[CurveQuery, Query()]) -> Response:
+    """Columns of the run's per-step curve (partial while it runs)."""
+    return Response(curves_json(session=session, run=run, query=query), media_type="application/json")
