@@ -15,6 +15,7 @@ from api.routes import health, jobs, runs
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
 from worker.app import make_celery
+from worker.dispatch import Supervisor
 
 DESCRIPTION = (
     "Learning-rate range tests and cyclical-LR training jobs. "
@@ -40,7 +41,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        supervisor = Supervisor(celery=celery, factory=session_factory, settings=settings)
+        if settings.supervise:
+            supervisor.start()
         yield
+        if settings.supervise:
+            supervisor.stop()
         if owned_engine is not None:
             owned_engine.dispose()
         if owned_celery:

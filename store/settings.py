@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     max_queued_per_owner: int = 1000
     max_page_size: int = 200
 
-    # Job supervision.
+    # Job supervision: the API process re-sends undelivered runs and reaps runs of silent workers.
+    supervise: bool = True
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 60.0
     dispatch_timeout: float = 30.0
