@@ -11,12 +11,11 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from clr.device import autocast, capture_rng, resolve_device, restore_rng
+from clr.device import capture_rng, resolve_device, restore_rng
 from clr.records import Progress, RangeChunk, RangeStopReason, RangeTestResult
 from clr.specs import RangeTestSpec
+from clr.step import LossFn, optimize_step
 from clr.suggest import SUGGESTION_RULES
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def sweep_lrs(start: float, end: float, num: int, mode: Literal["exp", "linear"]) -> list[float]:
@@ -165,17 +164,7 @@ def range_test(
                 for group in optimizer.param_groups:
                     group["lr"] = lrs[step]
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                with autocast(dev, amp):
-                    out = model(x)
-                    loss = loss_fn(out, y)
-                if scaler is not None:
-                    scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()  # type: ignore[no-untyped-call]
-                    optimizer.step()
+                out, loss = optimize_step(model, x, y, optimizer, loss_fn, device=dev, amp=amp, scaler=scaler)
                 pending.append((loss.detach(), (out.detach().argmax(1) == y).float().mean()))
                 step += 1
                 if len(pending) >= chunk_size or step >= num:

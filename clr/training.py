@@ -15,9 +15,9 @@ from torch.optim.lr_scheduler import LRScheduler
 from clr.checkpoint import TrainingState, save_checkpoint
 from clr.data import Batches, DataSplits
 from clr.device import autocast, capture_rng, make_scaler, resolve_device, restore_rng
-from clr.range_test import LossFn
 from clr.records import BatchChunk, EpochRecord, Progress, TrainResult, TrainStopReason
 from clr.specs import Amp, TrainSpec
+from clr.step import LossFn, optimize_step
 
 
 @dataclass
@@ -140,17 +140,9 @@ def train(
             if spec.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             lr = float(optimizer.param_groups[0]["lr"])
-            optimizer.zero_grad(set_to_none=True)
-            with autocast(dev, spec.amp):
-                out = model(x)
-                loss = loss_fn(out, y)
-            if scaler is not None:
-                scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()  # type: ignore[no-untyped-call]
-                optimizer.step()
+            out, loss = optimize_step(
+                model, x, y, optimizer, loss_fn, device=dev, amp=spec.amp, scaler=scaler
+            )
             if scheduler is not None:
                 with _skipped_step_ok(scaler is not None):
                     scheduler.step()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from api.deps import CeleryDep, OwnerDep, SessionDep, SessionFactoryDep, SettingsDep
 from api.submit import submit
@@ -32,6 +33,36 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+SubmitJob = Callable[[LRFindCreate | TrainCreate], tuple[Run, bool]]
+
+
+def get_submitter(
+    owner: OwnerDep,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+    idempotency_key: IdempotencyKey = None,
+) -> SubmitJob:
+    """`submit` bound to the request's owner, session, broker and Idempotency-Key."""
+
+    def submit_job(body: LRFindCreate | TrainCreate) -> tuple[Run, bool]:
+        return submit(
+            session=session,
+            factory=factory,
+            settings=settings,
+            celery=celery,
+            owner=owner,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+
+    return submit_job
+
+
+SubmitDep = Annotated[SubmitJob, Depends(get_submitter)]
+
+
 def _answer(run: Run, created: bool, response: Response) -> RunOut:
     response.status_code = 202 if created else 200
     response.headers["Location"] = f"/runs/{run.id}"
@@ -39,48 +70,12 @@ def _answer(run: Run, created: bool, response: Response) -> RunOut:
 
 
 @router.post("/lr-find", status_code=202, responses=RESPONSES, summary="Queue a learning-rate range test")
-def create_lr_find(
-    body: LRFindCreate,
-    response: Response,
-    owner: OwnerDep,
-    session: SessionDep,
-    factory: SessionFactoryDep,
-    settings: SettingsDep,
-    celery: CeleryDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RunOut:
+def create_lr_find(body: LRFindCreate, response: Response, submit_job: SubmitDep) -> RunOut:
     """Queue a range test; poll the run at `Location` and read its curve at `/runs/{id}/curves`."""
-    run, created = submit(
-        session=session,
-        factory=factory,
-        settings=settings,
-        celery=celery,
-        owner=owner,
-        body=body,
-        idempotency_key=idempotency_key,
-    )
-    return _answer(run, created, response)
+    return _answer(*submit_job(body), response)
 
 
 @router.post("/train", status_code=202, responses=RESPONSES, summary="Queue a training run")
-def create_train(
-    body: TrainCreate,
-    response: Response,
-    owner: OwnerDep,
-    session: SessionDep,
-    factory: SessionFactoryDep,
-    settings: SettingsDep,
-    celery: CeleryDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RunOut:
+def create_train(body: TrainCreate, response: Response, submit_job: SubmitDep) -> RunOut:
     """Queue training; `schedule.from_lr_find` fills missing bounds from a succeeded range test of yours."""
-    run, created = submit(
-        session=session,
-        factory=factory,
-        settings=settings,
-        celery=celery,
-        owner=owner,
-        body=body,
-        idempotency_key=idempotency_key,
-    )
-    return _answer(run, created, response)
+    return _answer(*submit_job(body), response)
