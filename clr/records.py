@@ -92,7 +92,28 @@ class RangeTestResult:
             "lr_at_min_loss": None if best is None else self.lrs[best],
             "start_lr": self.lrs[0] if self.lrs else None,
             "last_lr": self.lrs[-1] if self.lrs else None,
+            "warnings": self.warnings(),
         }
+
+    def warnings(self) -> list[str]:
+        """Why the suggestions may be unreliable, in words a caller can act on."""
+        notes: list[str] = []
+        n = len(self.smoothed_losses)
+        if n and self.stop_reason == "completed":
+            best = min(range(n), key=self.smoothed_losses.__getitem__)
+            if best >= n - max(2, n // 20):
+                notes.append(
+                    "the loss was still falling at the end of the sweep: raise end_lr (or epochs) so the "
+                    "curve turns up and the minimum rule has a real minimum"
+                )
+        lrs = [s.lr for s in self.suggestions.values() if s.lr is not None]
+        if len(lrs) >= 2 and max(lrs) / min(lrs) > 100:
+            notes.append(
+                f"the rules disagree by {max(lrs) / min(lrs):.0f}x: the curve is noisy; use more iterations, "
+                "a larger batch or stronger smoothing"
+            )
+        notes += [f"{name}: {s.reason}" for name, s in self.suggestions.items() if s.lr is None and s.reason]
+        return notes
 
 
 @dataclass(frozen=True)

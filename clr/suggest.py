@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -65,12 +66,7 @@ def suggest_valley(lrs: Sequence[float], losses: Sequence[float]) -> Suggestion:
     if isinstance(window, Suggestion):
         return window
     lr, loss, offset = window
-    n = len(loss)
-    run = np.ones(n, dtype=np.int64)
-    for i in range(1, n):
-        higher = loss[:i] > loss[i]
-        if higher.any():
-            run[i] = int(run[:i][higher].max()) + 1
+    run = _decreasing_run_lengths(loss)
     end = int(np.argmax(run))
     start = end - int(run[end]) + 1
     if end == start:
@@ -78,6 +74,20 @@ def suggest_valley(lrs: Sequence[float], losses: Sequence[float]) -> Suggestion:
     sections = (end - start) / 3
     i = start + int(sections) + int(sections / 2)
     return Suggestion(float(lr[i]), offset + i, None)
+
+
+def _decreasing_run_lengths(loss: np.ndarray) -> np.ndarray:
+    """For each i, the longest strictly decreasing subsequence ending at i: O(n log n), patience sorting."""
+    tails: list[float] = []  # tails[k]: smallest negated loss ending a run of length k + 1
+    lengths = np.empty(len(loss), dtype=np.int64)
+    for i, value in enumerate(-loss):
+        k = bisect.bisect_left(tails, value)
+        if k == len(tails):
+            tails.append(value)
+        else:
+            tails[k] = value
+        lengths[i] = k + 1
+    return lengths
 
 
 SUGGESTION_RULES: dict[str, SuggestionFn] = {
