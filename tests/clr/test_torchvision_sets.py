@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import clr
+from clr.specs import DatasetName
 
 
 def write_idx_set(raw: Path, count: int, seed: int) -> None:
@@ -28,7 +29,7 @@ def write_idx_set(raw: Path, count: int, seed: int) -> None:
 
 @pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
 def test_mnist_format_sets_load_from_a_data_root_without_downloading(
-    tmp_path: Path, name: str, folder: str
+    tmp_path: Path, name: DatasetName, folder: str
 ) -> None:
     write_idx_set(tmp_path / "sets" / name / folder / "raw", count=120, seed=0)
     data = clr.load_dataset(
@@ -36,7 +37,7 @@ def test_mnist_format_sets_load_from_a_data_root_without_downloading(
         data_roots=[tmp_path / "sets"],
         batch_size=16,
         seed=0,
-        device="cpu",  # type: ignore[arg-type]
+        device="cpu",
     )
     assert (data.num_classes, data.input_shape) == (10, (1, 28, 28))
     x, y = next(iter(data.train))
