@@ -1,0 +1,5 @@
+"""`python -m cli`: the same as the `clr-service` command."""
+
+from cli.main import app
+
+app()
