@@ -1,0 +1,86 @@
+"""One delivery of a run, executed in-process against a real database (the Celery path is in tests/e2e)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import runs, series
+from store.db import transaction
+from store.models import RunKind, RunStatus
+from store.schemas import LRFindCreate, TrainCreate
+from store.settings import Settings
+from worker.execute import execute
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path, data_roots=[tmp_path], heartbeat_interval=0.2)
+
+
+def queue(factory: sessionmaker[Session], kind: RunKind, body: dict[str, Any]) -> str:
+    schema = LRFindCreate if kind == RunKind.LR_FIND else TrainCreate
+    request = schema.model_validate(body).model_dump(mode="json")
+    with transaction(factory) as session:
+        return runs.create_run(session=session, owner="o", kind=kind, request=request, max_attempts=2).id
+
+
+def load(factory: sessionmaker[Session], run_id: str) -> Any:
+    with factory() as session:
+        return runs.get_run(session=session, run_id=run_id)
+
+
+DIGITS = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "device": "cpu"}
+
+
+def test_a_second_delivery_of_the_same_run_does_nothing(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    run_id = queue(session_factory, RunKind.LR_FIND, {**DIGITS, "num_iter": 30})
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w1") == RunStatus.SUCCEEDED
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w2") is None
+    run = load(session_factory, run_id)
+    assert (run.attempt, run.worker) == (1, "w1")
+    with session_factory() as session:
+        assert series.read_series(session=session, run_id=run_id, series="range")["step"].size == 30
+
+
+def test_a_run_cancelled_while_queued_never_starts(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    run_id = queue(session_factory, RunKind.LR_FIND, {**DIGITS, "num_iter": 30})
+    with transaction(session_factory) as session:
+        runs.request_cancel(session=session, run_id=run_id)
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") is None
+    assert load(session_factory, run_id).status == RunStatus.CANCELLED
+
+
+def test_a_missing_dataset_fails_the_run_with_a_problem_saying_what_to_fix(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    body = {**DIGITS, "dataset": {"name": "mnist", "path": "nowhere"}, "epochs": 1}
+    run_id = queue(session_factory, RunKind.TRAIN, body)
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
+    error = load(session_factory, run_id).error
+    assert error["code"] == "dataset_missing"
+    assert "nowhere" in error["detail"]
+    assert "CLR_DATA_ROOTS" in error["detail"]
+
+
+def test_training_records_every_batch_and_epoch_and_saves_the_weights(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    body = {**DIGITS, "epochs": 2, "batch_size": 64, "optimizer": {"name": "adam", "lr": 0.003}}
+    run_id = queue(session_factory, RunKind.TRAIN, body)
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.SUCCEEDED
+    with session_factory() as session:
+        steps = series.read_series(session=session, run_id=run_id, series="batch")["step"]
+        epochs = series.read_epochs(session=session, run_id=run_id)
+    run = load(session_factory, run_id)
+    assert steps.tolist() == list(range(run.progress_total))
+    assert epochs["epoch"] == [0, 1]
+    assert run.result["epochs_completed"] == 2
+    assert (settings.resolved_artifact_dir / run_id / "model.pt").is_file()
