@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 import clr
@@ -39,6 +40,9 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
     except Exception as error:
         log.exception("run %s failed", run_id)
         outcome = (RunStatus.FAILED, {"error": problem_for(error)})
+    finally:
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # what a failed (say out-of-memory) job held must not starve the next
     status, values = outcome
     with transaction(factory) as session:
         if not runs.transition(session=session, run_id=run_id, to=status, **values):
