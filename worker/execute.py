@@ -41,7 +41,7 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
         log.exception("run %s failed", run_id)
         outcome = (RunStatus.FAILED, {"error": problem_for(error)})
     finally:
-        if torch.cuda.is_initialized():
+        if torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
             torch.cuda.empty_cache()  # what a failed (say out-of-memory) job held must not starve the next
     status, values = outcome
     with transaction(factory) as session:
