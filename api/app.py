@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import install_error_handlers
+from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
-from api.routes import health, jobs, runs
+from api.routes import artifacts, comparisons, events, health, jobs, metrics, plots, runs, ui
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
 from worker.app import make_celery
@@ -58,9 +59,17 @@ def create_app(
     app.state.celery = celery
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.state.metrics_registry = make_registry(session_factory)
+    app.add_middleware(HttpMetrics, registry=app.state.metrics_registry)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(runs.router)
+    app.include_router(events.router)
+    app.include_router(ui.router)
+    app.include_router(comparisons.router)
+    app.include_router(plots.router)
+    app.include_router(artifacts.router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
@@ -15,6 +17,7 @@ from store.models import Run, RunKind
 
 MAX_PAGE_POINTS = 100_000
 INTEGER_COLUMNS = frozenset({"step", "epoch"})
+NPY_MEDIA_TYPE = "application/x-npy"
 DOWNSAMPLED_BY = {"range": ("loss", "smoothed_loss"), "batch": ("loss",)}
 
 
@@ -36,6 +39,11 @@ class CurveQuery(BaseModel):
     )
     cursor: int | None = Field(None, ge=-1, description="Page of the full series: points with step > cursor")
     limit: int | None = Field(None, ge=1, description=f"Points per page, at most {MAX_PAGE_POINTS}")
+    format: Literal["json", "npy"] = Field(
+        "json",
+        description="json: the columns below; npy: the per-step series alone as a NumPy structured array "
+        "(`numpy.load`), NaN kept, the next page's cursor in the `X-Next-Cursor` header",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -48,6 +56,33 @@ class CurveQuery(BaseModel):
                 "max_points downsamples, cursor/limit page through every point: give one or the other"
             )
         return self
+
+
+def curves_response(*, session: Session, run: Run, query: CurveQuery) -> Response:
+    """The run's curve in the asked format."""
+    if query.format == "npy":
+        body, next_cursor = curves_npy(session=session, run=run, query=query)
+        headers = {"X-Next-Cursor": str(next_cursor)} if next_cursor is not None else None
+        return Response(body, media_type=NPY_MEDIA_TYPE, headers=headers)
+    return Response(curves_json(session=session, run=run, query=query), media_type="application/json")
+
+
+def curves_npy(*, session: Session, run: Run, query: CurveQuery) -> tuple[bytes, int | None]:
+    """The per-step series as an .npy structured array, and the next page's cursor.
+
+    Paging through a long series in JSON is bound by float formatting and parsing on both sides;
+    the stored float64 columns are copied out as they are instead.
+    """
+    name = "range" if run.kind == RunKind.LR_FIND else "batch"
+    columns, next_cursor = select_points(session=session, run_id=run.id, series_name=name, query=query)
+    table = np.empty(
+        columns["step"].size, dtype=[(key, "<i8" if key in INTEGER_COLUMNS else "<f8") for key in columns]
+    )
+    for key, values in columns.items():
+        table[key] = values
+    buffer = io.BytesIO()
+    np.save(buffer, table, allow_pickle=False)
+    return buffer.getvalue(), next_cursor
 
 
 def curves_json(*, session: Session, run: Run, query: CurveQuery) -> bytes:

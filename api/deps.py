@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError
-from store import keys, runs
-from store.models import Run
+from store import comparisons, keys, runs
+from store.models import Comparison, Run
 from store.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API key created with `clr-service keys create`")
@@ -84,3 +84,14 @@ def get_owned_run(run_id: str, session: SessionDep, owner: OwnerDep) -> Run:
 
 
 RunDep = Annotated[Run, Depends(get_owned_run)]
+
+
+def get_owned_comparison(comparison_id: str, session: SessionDep, owner: OwnerDep) -> Comparison:
+    """The caller's comparison `comparison_id`; another owner's is as unknown as a missing one."""
+    comparison = comparisons.get_comparison(session=session, comparison_id=comparison_id, owner=owner)
+    if comparison is None:
+        raise ApiError(404, "not_found", f"no comparison with id {comparison_id!r}")
+    return comparison
+
+
+ComparisonDep = Annotated[Comparison, Depends(get_owned_comparison)]

@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
+from cli import commands
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+commands.register(app)
 
 LOCAL_OWNER = "local"
 

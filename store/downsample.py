@@ -36,14 +36,33 @@ def keep_indices(*series: np.ndarray, max_points: int) -> np.ndarray:
 
 
 def _bucket_extremes(values: np.ndarray, finite: np.ndarray, buckets: int) -> np.ndarray:
-    """Indices of the finite min and max of each of `buckets` equal ranges of the interior points."""
-    interior = np.flatnonzero(finite[1:-1]) + 1
-    if interior.size == 0:
-        return np.empty(0, dtype=np.int64)
-    bucket_of = (interior - 1) * buckets // (values.size - 2)
-    order = np.lexsort((values[interior], bucket_of))
-    sorted_buckets = bucket_of[order]
-    starts = np.flatnonzero(np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]])
-    ends = np.r_[starts[1:], sorted_buckets.size] - 1
-    kept: np.ndarray = interior[order[np.concatenate([starts, ends])]]
-    return kept
+    """Indices of the finite min and max of each of `buckets` equal ranges of the interior points.
+
+    Buckets are contiguous index ranges, so `reduceat` finds their extremes in one pass instead of a sort;
+    ties go to the earliest minimum and the latest maximum.
+    """
+    inside, usable = values[1:-1], finite[1:-1]
+    size = inside.size
+    starts = np.unique((np.arange(buckets) * size + buckets - 1) // buckets)
+    starts = starts[starts < size]
+    bucket_of = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, size]))
+    lows = np.where(usable, inside, np.inf)
+    highs = np.where(usable, inside, -np.inf)
+    at_low = np.flatnonzero(usable & (lows == np.minimum.reduceat(lows, starts)[bucket_of]))
+    at_high = np.flatnonzero(usable & (highs == np.maximum.reduceat(highs, starts)[bucket_of]))
+    kept: np.ndarray = np.concatenate([_first_of_each(at_low, bucket_of), _last_of_each(at_high, bucket_of)])
+    return kept + 1
+
+
+def _first_of_each(positions: np.ndarray, bucket_of: np.ndarray) -> np.ndarray:
+    """The earliest of `positions` (sorted) in each bucket."""
+    groups = bucket_of[positions]
+    picked: np.ndarray = positions[np.r_[True, groups[1:] != groups[:-1]]] if positions.size else positions
+    return picked
+
+
+def _last_of_each(positions: np.ndarray, bucket_of: np.ndarray) -> np.ndarray:
+    """The latest of `positions` (sorted) in each bucket."""
+    groups = bucket_of[positions]
+    picked: np.ndarray = positions[np.r_[groups[1:] != groups[:-1], True]] if positions.size else positions
+    return picked

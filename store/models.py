@@ -73,6 +73,9 @@ class Comparison(Base):
     owner: Mapped[str] = mapped_column(String(100))
     request: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # True while variants wait for the comparison's range test; the supervisor creates them and clears it.
+    pending_release: Mapped[bool] = mapped_column(default=False, index=True)
+    release_error: Mapped[dict[str, Any] | None]
 
     __table_args__ = (Index("ix_comparisons_owner_id", "owner", "id"),)
 

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     max_queued_per_owner: int = 1000
     max_page_size: int = 200
+    max_comparison_epochs: int = 2000  # children x epochs of one comparison
 
     # Job supervision: the API process re-sends undelivered runs and reaps runs of silent workers.
     supervise: bool = True
@@ -42,6 +43,12 @@ class Settings(BaseSettings):
     job_soft_time_limit: int = 24 * 3600
     job_time_limit: int = 24 * 3600 + 600
     worker_torch_threads: int | None = None
+
+    # Webhooks: a run's callback_url gets its summary once it ends, signed with HMAC-SHA256 under this secret.
+    webhook_secret: SecretStr | None = None
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 5.0  # seconds before the 2nd attempt; doubles each time, at most an hour
+    webhook_timeout: float = 5.0
 
     # Only for `make run`: a key printed on first start so the embedded default is secure and one command.
     bootstrap_key: SecretStr | None = None

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 
+import httpx
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import runs
+from store import comparisons, runs
 from store.db import transaction
 from store.settings import Settings
 from worker.app import RUN_TASK
+from worker.webhooks import deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +31,25 @@ def dispatch(run_id: str, *, celery: Celery, factory: sessionmaker[Session], que
 
 
 def supervise_once(*, celery: Celery, factory: sessionmaker[Session], settings: Settings) -> list[str]:
-    """Reap runs whose heartbeats stopped, then resend queued runs the broker may lack; returns those sent."""
+    """Reap silent runs, release held variants, (re)send queued runs, then webhooks; returns runs sent."""
     with transaction(factory) as session:
         runs.reap_lost(session=session, heartbeat_timeout=settings.heartbeat_timeout)
+    with transaction(factory) as session:
+        released = comparisons.release_due(session=session, max_attempts=settings.max_attempts)
     with transaction(factory) as session:
         pending = runs.runs_to_dispatch(
             session=session,
             undispatched_after=settings.dispatch_timeout,
             redispatch_after=settings.redispatch_timeout,
         )
-    return [
-        run_id for run_id in pending if dispatch(run_id, celery=celery, factory=factory, queue=settings.queue)
+    sent = [
+        run_id
+        for run_id in [*released, *pending]
+        if dispatch(run_id, celery=celery, factory=factory, queue=settings.queue)
     ]
+    with httpx.Client(follow_redirects=False) as client:
+        deliver_due(factory=factory, settings=settings, client=client)
+    return sent
 
 
 class Supervisor:

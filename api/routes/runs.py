@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.curves import CurveQuery, curves_json
+from api.curves import NPY_MEDIA_TYPE, CurveQuery, curves_response
 from api.deps import OwnerDep, RunDep, SessionDep, SettingsDep
 from api.service import cancel_run, page_of_runs
 from api.views import run_out
@@ -71,8 +71,8 @@ CURVES_DOC = (
     summary="Read a run's curves",
     description=CURVES_DOC,
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"content": {"application/json": {}, NPY_MEDIA_TYPE: {}}}},
 )
 def curves(run: RunDep, session: SessionDep, query: Annotated[CurveQuery, Query()]) -> Response:
     """Columns of the run's per-step curve (partial while it runs)."""
-    return Response(curves_json(session=session, run=run, query=query), media_type="application/json")
+    return curves_response(session=session, run=run, query=query)

@@ -1,0 +1,73 @@
+"""Comparisons: one training spec over several optimizer/schedule variants, each repeated over seeds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api import comparisons
+from api.comparisons import ComparisonCurves, ComparisonOut, ComparisonPage
+from api.deps import CeleryDep, ComparisonDep, OwnerDep, SessionDep, SessionFactoryDep, SettingsDep
+from store.comparison_specs import ComparisonCreate
+from store.schemas import Problem
+
+router = APIRouter(
+    prefix="/comparisons",
+    tags=["comparisons"],
+    responses={401: {"model": Problem}, 404: {"model": Problem}},
+)
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses={422: {"model": Problem}, 429: {"model": Problem}},
+    summary="Start a comparison",
+)
+def create_comparison(
+    body: ComparisonCreate,
+    response: Response,
+    owner: OwnerDep,
+    session: SessionDep,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    celery: CeleryDep,
+) -> ComparisonOut:
+    """Queue a train run per variant and seed (and a range test first with `clr_bounds_from_lr_find`)."""
+    comparison = comparisons.create(
+        session=session, factory=factory, settings=settings, celery=celery, owner=owner, spec=body
+    )
+    response.headers["Location"] = f"/comparisons/{comparison.id}"
+    return comparisons.comparison_out(session=session, comparison=comparison)
+
+
+@router.get("", summary="List comparisons, newest first")
+def list_comparisons(
+    owner: OwnerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1)] = 20,
+) -> ComparisonPage:
+    return comparisons.page(
+        session=session, owner=owner, limit=min(limit, settings.max_page_size), cursor=cursor
+    )
+
+
+@router.get("/{comparison_id}", summary="Read a comparison and its children's states")
+def get_comparison(comparison: ComparisonDep, session: SessionDep) -> ComparisonOut:
+    return comparisons.comparison_out(session=session, comparison=comparison)
+
+
+@router.get("/{comparison_id}/curves", summary="Mean and std per variant and epoch")
+def comparison_curves(comparison: ComparisonDep, session: SessionDep) -> ComparisonCurves:
+    """Train/val loss and accuracy per epoch (mean, std over repeats), and best val accuracy per variant."""
+    return comparisons.curves(session=session, comparison=comparison)
+
+
+@router.post("/{comparison_id}/cancel", status_code=202, summary="Cancel a comparison's unfinished runs")
+def cancel_comparison(comparison: ComparisonDep, session: SessionDep) -> ComparisonOut:
+    return comparisons.cancel(session=session, comparison=comparison)

@@ -1,0 +1,33 @@
+"""Figures as PNG or SVG: a run's curves, and a comparison's accuracy per variant with ±std bands."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api import comparisons
+from api.deps import ComparisonDep, RunDep, SessionDep
+from api.plots import PlotFormat, comparison_figure, run_plot
+from store.schemas import Problem
+
+router = APIRouter(tags=["plots"], responses={401: {"model": Problem}, 404: {"model": Problem}})
+IMAGES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The figure"}
+}
+
+
+@router.get("/runs/{run_id}/plot.{fmt}", response_class=Response, responses=IMAGES, summary="Plot a run")
+def plot_run(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
+    """Range test: smoothed loss against LR (log x), suggested bounds marked; training: LR, loss, accuracy."""
+    return Response(run_plot(session=session, run=run, fmt=fmt), media_type=fmt.media_type)
+
+
+@router.get(
+    "/comparisons/{comparison_id}/plot.{fmt}",
+    response_class=Response,
+    responses=IMAGES,
+    summary="Plot a comparison",
+)
+def plot_comparison(comparison: ComparisonDep, session: SessionDep, fmt: PlotFormat) -> Response:
+    """Validation and training accuracy per variant: mean over repeats with a ±std band."""
+    curves = comparisons.curves(session=session, comparison=comparison)
+    return Response(comparison_figure(curves, fmt), media_type=fmt.media_type)

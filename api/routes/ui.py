@@ -1,0 +1,39 @@
+"""The dashboard: a static page whose script calls the API with the key the user gives it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+from api.errors import ApiError
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+# The only files served, with their types: nothing else under STATIC is reachable.
+FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+
+router = APIRouter(tags=["ui"], include_in_schema=False)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    """The dashboard lives at /ui."""
+    return RedirectResponse("/ui", status_code=307)
+
+
+@router.get("/ui")
+def dashboard() -> FileResponse:
+    """The dashboard page; it asks for an API key and keeps it in the browser's localStorage."""
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/ui/{name}")
+def asset(name: str) -> FileResponse:
+    """The dashboard's script and style sheet."""
+    if name not in FILES:
+        raise ApiError(404, "not_found", f"no dashboard file {name!r}")
+    return FileResponse(STATIC / name, media_type=FILES[name])

@@ -1,0 +1,1 @@
+"""Benchmark scripts, one per target of the README's Performance section; run them with `make bench`."""

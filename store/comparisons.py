@@ -1,0 +1,142 @@
+"""Data access for comparisons: creating one with its children, reading them, releasing held variants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store import runs
+from store.comparison_specs import (
+    LR_FIND_VARIANT,
+    ComparisonCreate,
+    PlannedChild,
+    bounds_from,
+    child_key,
+    plan_children,
+)
+from store.ids import new_id
+from store.models import Comparison, EpochMetric, Run, RunKind, RunStatus
+
+
+def create_comparison(
+    *, session: Session, owner: str, spec: ComparisonCreate, max_attempts: int
+) -> tuple[Comparison, list[Run]]:
+    """The comparison and the children that can start now (flushed, not committed)."""
+    comparison = Comparison(
+        id=new_id(),
+        owner=owner,
+        request=spec.model_dump(mode="json"),
+        created_at=runs.utcnow(),
+        pending_release=bool(spec.held_variants),
+    )
+    session.add(comparison)
+    session.flush()
+    children = _create_children(
+        session=session,
+        comparison=comparison,
+        planned=plan_children(spec, comparison.id),
+        max_attempts=max_attempts,
+    )
+    return comparison, children
+
+
+def _create_children(
+    *, session: Session, comparison: Comparison, planned: Sequence[PlannedChild], max_attempts: int
+) -> list[Run]:
+    return [
+        runs.create_run(
+            session=session,
+            owner=comparison.owner,
+            kind=RunKind(child.kind),
+            request=child.request,
+            max_attempts=max_attempts,
+            idempotency_key=child.key,
+            comparison_id=comparison.id,
+        )
+        for child in planned
+    ]
+
+
+def get_comparison(*, session: Session, comparison_id: str, owner: str) -> Comparison | None:
+    query = select(Comparison).where(Comparison.id == comparison_id, Comparison.owner == owner)
+    return session.scalars(query).one_or_none()
+
+
+def list_comparisons(
+    *, session: Session, owner: str, limit: int, before: str | None = None
+) -> list[Comparison]:
+    """Newest first; `before` is the id of the last comparison of the previous page."""
+    query = select(Comparison).where(Comparison.owner == owner)
+    if before is not None:
+        query = query.where(Comparison.id < before)
+    return list(session.scalars(query.order_by(Comparison.id.desc()).limit(limit)))
+
+
+def children(*, session: Session, comparison_id: str) -> list[Run]:
+    """The comparison's runs, oldest first."""
+    query = select(Run).where(Run.comparison_id == comparison_id).order_by(Run.id)
+    return list(session.scalars(query))
+
+
+def epochs_of(*, session: Session, run_ids: Sequence[str]) -> dict[str, list[EpochMetric]]:
+    """Epoch rows of many runs in one query, by run id, in epoch order."""
+    found: dict[str, list[EpochMetric]] = {run_id: [] for run_id in run_ids}
+    if not run_ids:
+        return found
+    query = select(EpochMetric).where(EpochMetric.run_id.in_(list(run_ids)))
+    for row in session.scalars(query.order_by(EpochMetric.run_id, EpochMetric.epoch)):
+        found[row.run_id].append(row)
+    return found
+
+
+def stop_release(*, session: Session, comparison_id: str, error: dict[str, Any] | None) -> bool:
+    """Give up on the held variants; False when another pass already released or stopped them."""
+    statement = (
+        update(Comparison)
+        .where(Comparison.id == comparison_id, Comparison.pending_release.is_(True))
+        .values(pending_release=False, release_error=error)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def release_due(*, session: Session, max_attempts: int) -> list[str]:
+    """Create the held variants of comparisons whose range test succeeded; returns the new run ids.
+
+    Claiming a comparison is a conditional update of `pending_release`, so two passes never both create.
+    """
+    created: list[str] = []
+    held = session.scalars(select(Comparison).where(Comparison.pending_release.is_(True)).limit(100)).all()
+    for comparison in held:
+        key = child_key(comparison.id, LR_FIND_VARIANT, 0)
+        lr_find = runs.find_by_idempotency_key(session=session, owner=comparison.owner, key=key)
+        if lr_find is None or not RunStatus(lr_find.status).is_terminal:
+            continue
+        spec = ComparisonCreate.model_validate(comparison.request)
+        bounds = bounds_from(lr_find.result, lr_find.request["base_lr_factor"])
+        why = None
+        if lr_find.status != RunStatus.SUCCEEDED:
+            why = f"the range test {lr_find.id} ended {lr_find.status}"
+        elif bounds is None:
+            why = f"the range test {lr_find.id} suggested no max_lr"
+        planned: list[PlannedChild] = []
+        if why is None and bounds is not None:
+            try:
+                planned = plan_children(spec, comparison.id, bounds=bounds, lr_find_id=lr_find.id)
+            except ValidationError as invalid:
+                why = f"bounds {bounds} do not fit: " + "; ".join(e["msg"] for e in invalid.errors())
+        if why is not None:
+            problem = {"code": "lr_find_not_usable", "detail": why + "; the cyclic variants were not started"}
+            stop_release(session=session, comparison_id=comparison.id, error=problem)
+            continue
+        if not stop_release(session=session, comparison_id=comparison.id, error=None):
+            continue
+        new = _create_children(
+            session=session, comparison=comparison, planned=planned, max_attempts=max_attempts
+        )
+        created.extend(run.id for run in new)
+    return created

@@ -1,0 +1,69 @@
+"""GET /metrics: Prometheus text without authentication, HTTP by route template, run figures from the DB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import series
+from store.db import transaction
+from store.models import Run, RunKind, RunStatus
+
+pytestmark = pytest.mark.anyio
+
+
+async def _scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    answer = await client.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+async def test_http_requests_are_counted_by_route_template_not_raw_path(
+    client: httpx.AsyncClient, auth: dict[str, str], make_run: Callable[..., Run]
+) -> None:
+    run = make_run(RunKind.TRAIN, RunStatus.QUEUED)
+    await client.get(f"/runs/{run.id}", headers=auth)
+    await client.get(f"/runs/{run.id}", headers=auth)
+
+    answer = await client.get("/metrics")
+    samples = await _scrape(client)
+
+    assert run.id not in answer.text
+    labels = (("method", "GET"), ("route", "/runs/{run_id}"), ("status", "200"))
+    assert samples[("clr_http_requests_total", labels)] == 2
+    latency = ("clr_http_request_duration_seconds_count", (("method", "GET"), ("route", "/runs/{run_id}")))
+    assert samples[latency] == 2
+
+
+async def test_run_figures_come_from_the_database_at_scrape(
+    client: httpx.AsyncClient, make_run: Callable[..., Run], session_factory: sessionmaker[Session]
+) -> None:
+    before = await _scrape(client)
+    make_run(RunKind.TRAIN, RunStatus.QUEUED)
+    finished = make_run(RunKind.TRAIN, RunStatus.SUCCEEDED, result={})
+    with transaction(session_factory) as session:
+        columns = {"step": np.arange(7), "epoch": np.zeros(7), "lr": np.ones(7), "loss": np.ones(7)}
+        series.append_chunk(session=session, run_id=finished.id, series="batch", columns=columns)
+
+    after = await _scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("clr_runs", kind="train", status="queued") == 1
+    assert delta("clr_runs", kind="train", status="succeeded") == 1
+    assert delta("clr_queue_depth") == 1
+    assert delta("clr_job_duration_seconds_count", kind="train", status="succeeded") == 1
+    assert delta("clr_job_duration_seconds_bucket", kind="train", status="succeeded", le="+Inf") == 1
+    assert delta("clr_points_stored_total", series="batch") == 7
