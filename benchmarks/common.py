@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from cli.main import worker_command
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 
@@ -137,11 +138,7 @@ class Processes:
         return url
 
     def worker(self, env: dict[str, str], name: str = "worker") -> subprocess.Popen[bytes]:
-        command = [
-            sys.executable, "-m", "celery", "-A", "worker.tasks:celery_app", "worker", "--pool=prefork",
-            "--concurrency=1", f"--queues={env['CLR_QUEUE']}", f"--hostname={name}@%h",
-            "--without-mingle", "--without-gossip", "--loglevel=WARNING",
-        ]  # fmt: skip
+        command = worker_command(env["CLR_QUEUE"], 1, f"{name}@%h", loglevel="WARNING")
         return self.spawn(command, env, name)
 
     def stop(self) -> None:

@@ -64,10 +64,13 @@ def worker(
     hostname: Annotated[str | None, typer.Option(help="Celery node name")] = None,
 ) -> None:
     """Start a Celery worker that runs jobs."""
-    os.execvp(sys.executable, _worker_command(queues or get_settings().queue, concurrency, hostname))
+    os.execvp(sys.executable, worker_command(queues or get_settings().queue, concurrency, hostname))
 
 
-def _worker_command(queues: str, concurrency: int, hostname: str | None) -> list[str]:
+def worker_command(
+    queues: str, concurrency: int, hostname: str | None, *, loglevel: str = "INFO"
+) -> list[str]:
+    """The Celery worker command line every launcher uses (CLI, tests, benchmarks)."""
     command = [
         sys.executable,
         "-m",
@@ -78,7 +81,7 @@ def _worker_command(queues: str, concurrency: int, hostname: str | None) -> list
         "--pool=prefork",
         f"--concurrency={concurrency}",
         f"--queues={queues}",
-        "--loglevel=INFO",
+        f"--loglevel={loglevel}",
         "--without-mingle",
         "--without-gossip",
     ]
@@ -98,7 +101,7 @@ def serve(
     # Leave the API a core: the worker's torch threads would otherwise take them all.
     threads = settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
     env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(threads)}
-    worker_process = subprocess.Popen(_worker_command(settings.queue, 1, "embedded@%h"), env=env)
+    worker_process = subprocess.Popen(worker_command(settings.queue, 1, "embedded@%h"), env=env)
     try:
         uvicorn.run("api.app:make_default_app", factory=True, host=host, port=port, log_level="info")
     finally:

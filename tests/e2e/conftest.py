@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cli.main import worker_command
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 
@@ -61,22 +62,7 @@ class Service:
         wait_until(lambda: _healthy(self.base_url), timeout=60, what="the API to start")
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "worker.tasks:celery_app",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            f"--queues={self.env['CLR_QUEUE']}",
-            f"--hostname={name}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel=INFO",
-        ]
-        process = self._spawn(command, name)
+        process = self._spawn(worker_command(self.env["CLR_QUEUE"], 1, f"{name}@%h"), name)
         self.processes.append(process)
         return process
 
