@@ -9,9 +9,11 @@ from celery import Celery
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import OwnerCache
 from api.errors import install_error_handlers
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
+from api.reads import make_hot_reads
 from api.routes import artifacts, comparisons, events, health, jobs, metrics, plots, runs, ui
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
@@ -48,6 +50,7 @@ def create_app(
         yield
         if settings.supervise:
             supervisor.stop()
+        await reads.close()
         if owned_engine is not None:
             owned_engine.dispose()
         if owned_celery:
@@ -57,6 +60,9 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.celery = celery
+    reads = make_hot_reads(session_factory, pool_size=settings.read_pool_size)
+    app.state.reads = reads
+    app.state.owners = OwnerCache(look_up=lambda key: reads.owner_of(key=key), ttl=settings.key_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.state.metrics_registry = make_registry(session_factory)

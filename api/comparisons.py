@@ -206,6 +206,9 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
         if not RunStatus(run.status).is_terminal:
             runs.request_cancel(session=session, run_id=run.id)
     session.commit()
-    session.refresh(comparison)
     session.expire_all()
-    return comparison_out(session=session, comparison=comparison)
+    cancelled = comparisons.get_comparison(
+        session=session, comparison_id=comparison.id, owner=comparison.owner
+    )
+    assert cancelled is not None, "a comparison is never deleted"
+    return comparison_out(session=session, comparison=cancelled)

@@ -1,36 +1,44 @@
-"""FastAPI dependencies as `Annotated` aliases: settings, session, Celery app, the caller's owner and run."""
+"""FastAPI dependencies as `Annotated` aliases: settings, session, Celery app, the caller's owner and run.
+
+The cheap ones are `async def`, so a request spends no thread hop on them; the key's owner and the run of
+the path come from `api.reads` (remembered for a few seconds, and read without a thread hop on PostgreSQL).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
+import anyio.to_thread
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import OwnerCache
 from api.errors import ApiError
-from store import comparisons, keys, runs
+from api.reads import HotReads
+from store import comparisons
+from store.db import autocommit
 from store.models import Comparison, Run
 from store.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API key created with `clr-service keys create`")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings this app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_celery(request: Request) -> Celery:
+async def get_celery(request: Request) -> Celery:
     """The Celery app used to send tasks by name."""
     celery: Celery = request.app.state.celery
     return celery
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     """The session maker this app was created with, for work in transactions of its own."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     return factory
@@ -50,8 +58,8 @@ def get_session(factory: SessionFactoryDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_owner(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+async def get_owner(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:
     """The owner of the bearer key, or 401."""
     if credentials is None:
@@ -61,7 +69,8 @@ def get_owner(
             "send an API key as 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    owner = keys.owner_of(session=session, key=credentials.credentials)
+    owners: OwnerCache = request.app.state.owners
+    owner = await owners.owner_of(credentials.credentials)
     if owner is None:
         raise ApiError(
             401,
@@ -75,9 +84,18 @@ def get_owner(
 OwnerDep = Annotated[str, Depends(get_owner)]
 
 
-def get_owned_run(run_id: str, session: SessionDep, owner: OwnerDep) -> Run:
+async def get_hot_reads(request: Request) -> HotReads:
+    """The reads made for most requests, kept off worker threads where the database allows."""
+    reads: HotReads = request.app.state.reads
+    return reads
+
+
+HotReadsDep = Annotated[HotReads, Depends(get_hot_reads)]
+
+
+async def get_owned_run(run_id: str, owner: OwnerDep, reads: HotReadsDep) -> Run:
     """The caller's run `run_id`; another owner's run is as unknown as a missing one."""
-    run = runs.get_run(session=session, run_id=run_id, owner=owner)
+    run = await reads.run(run_id=run_id, owner=owner)
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id!r}")
     return run
@@ -86,9 +104,14 @@ def get_owned_run(run_id: str, session: SessionDep, owner: OwnerDep) -> Run:
 RunDep = Annotated[Run, Depends(get_owned_run)]
 
 
-def get_owned_comparison(comparison_id: str, session: SessionDep, owner: OwnerDep) -> Comparison:
+async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: SessionFactoryDep) -> Comparison:
     """The caller's comparison `comparison_id`; another owner's is as unknown as a missing one."""
-    comparison = comparisons.get_comparison(session=session, comparison_id=comparison_id, owner=owner)
+
+    def read() -> Comparison | None:
+        with autocommit(factory) as session:
+            return comparisons.get_comparison(session=session, comparison_id=comparison_id, owner=owner)
+
+    comparison = await anyio.to_thread.run_sync(read)
     if comparison is None:
         raise ApiError(404, "not_found", f"no comparison with id {comparison_id!r}")
     return comparison

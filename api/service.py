@@ -34,5 +34,6 @@ def cancel_run(*, session: Session, run: Run) -> Run:
         session.rollback()
         raise ApiError(409, "run_terminal", f"run {run.id} is {run.status}, so there is nothing to cancel")
     session.commit()
-    session.refresh(run)
-    return run
+    cancelled = runs.get_run(session=session, run_id=run.id)
+    assert cancelled is not None, "a run is never deleted"
+    return cancelled

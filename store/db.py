@@ -42,6 +42,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def autocommit(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose every statement commits on its own: one round trip, no BEGIN or ROLLBACK around it.
+
+    For single-statement reads and idempotent single-statement writes on hot paths; anything that needs
+    several statements to agree belongs in `transaction`.
+    """
+    with factory() as session:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 def ping(*, session: Session) -> None:
     """Raise unless the database answers a trivial query."""
     session.execute(text("SELECT 1"))

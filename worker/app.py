@@ -38,7 +38,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "interval_max": 0.5,
         },
         worker_hijack_root_logger=False,
+        # Task events for monitors such as Flower; no "sent" event, which would cost every submit a publish.
         worker_send_task_events=True,
-        task_send_sent_event=True,
     )
     return app

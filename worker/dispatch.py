@@ -10,7 +10,7 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import comparisons, runs
-from store.db import transaction
+from store.db import autocommit, transaction
 from store.settings import Settings
 from worker.app import RUN_TASK
 from worker.webhooks import deliver_due
@@ -25,7 +25,7 @@ def dispatch(run_id: str, *, celery: Celery, factory: sessionmaker[Session], que
     except Exception as error:  # kombu raises many kinds; the sweeper retries every one of them
         log.warning("could not send run %s to the broker: %s", run_id, error)
         return False
-    with transaction(factory) as session:
+    with autocommit(factory) as session:
         runs.mark_dispatched(session=session, run_id=run_id)
     return True
 

@@ -47,7 +47,7 @@ def list_runs(
 
 
 @router.get("/{run_id}", summary="Read a run")
-def get_run(run: RunDep) -> RunOut:
+async def get_run(run: RunDep) -> RunOut:
     """Status, progress, request, result and error of one run."""
     return run_out(run)
 

@@ -111,6 +111,7 @@ async def make_client(
             app = create_app(
                 make_settings(**overrides), session_factory=session_factory, celery=celery or celery_app
             )
+            stack.push_async_callback(app.state.reads.close)  # no lifespan runs under ASGITransport
             transport = httpx.ASGITransport(app, raise_app_exceptions=raise_app_exceptions)
             client = httpx.AsyncClient(transport=transport, base_url="http://clr.test")
             return await stack.enter_async_context(client)

@@ -26,7 +26,7 @@ async def test_a_key_created_by_the_cli_works_until_the_cli_revokes_it(
     created = cli(database_url, "keys", "create", "--owner", owner)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
-    client: httpx.AsyncClient = await make_client()
+    client: httpx.AsyncClient = await make_client(key_cache_seconds=0)
     headers = {"Authorization": f"Bearer {key}"}
     assert (await client.get("/runs", headers=headers)).status_code == 200
     listed = cli(database_url, "keys", "list", "--owner", owner)
