@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from celery import Celery
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import install_error_handlers
+from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
-from api.reads import make_hot_reads
 from api.routes import artifacts, comparisons, events, health, jobs, metrics, plots, runs, ui
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
 from worker.app import make_celery
-from worker.dispatch import Supervisor
+from worker.dispatch import Relay, Supervisor
 
 DESCRIPTION = (
     "Learning-rate range tests and cyclical-LR training jobs. "
@@ -50,7 +51,8 @@ def create_app(
         yield
         if settings.supervise:
             supervisor.stop()
-        await reads.close()
+        await anyio.to_thread.run_sync(relay.stop)
+        await hot.close()
         if owned_engine is not None:
             owned_engine.dispose()
         if owned_celery:
@@ -60,9 +62,10 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.celery = celery
-    reads = make_hot_reads(session_factory, pool_size=settings.read_pool_size)
-    app.state.reads = reads
-    app.state.owners = OwnerCache(look_up=lambda key: reads.owner_of(key=key), ttl=settings.key_cache_seconds)
+    hot = make_hot_path(session_factory, pool_size=settings.hot_pool_size)
+    relay = Relay(celery=celery, factory=session_factory, queue=settings.queue)
+    app.state.hot, app.state.relay = hot, relay
+    app.state.owners = OwnerCache(look_up=lambda key: hot.owner_of(key=key), ttl=settings.key_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.state.metrics_registry = make_registry(session_factory)

@@ -1,7 +1,7 @@
 """FastAPI dependencies as `Annotated` aliases: settings, session, Celery app, the caller's owner and run.
 
 The cheap ones are `async def`, so a request spends no thread hop on them; the key's owner and the run of
-the path come from `api.reads` (remembered for a few seconds, and read without a thread hop on PostgreSQL).
+the path come from `api.hotpath` (remembered for a few seconds, and read without a thread hop on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import ApiError
-from api.reads import HotReads
+from api.hotpath import HotPath
 from store import comparisons
 from store.db import autocommit
 from store.models import Comparison, Run
 from store.settings import Settings
+from worker.dispatch import Relay
 
 bearer = HTTPBearer(auto_error=False, description="An API key created with `clr-service keys create`")
 
@@ -84,18 +85,25 @@ async def get_owner(
 OwnerDep = Annotated[str, Depends(get_owner)]
 
 
-async def get_hot_reads(request: Request) -> HotReads:
-    """The reads made for most requests, kept off worker threads where the database allows."""
-    reads: HotReads = request.app.state.reads
-    return reads
+async def get_hot_path(request: Request) -> HotPath:
+    """What most requests do to the database, kept off worker threads where the database allows."""
+    hot: HotPath = request.app.state.hot
+    return hot
 
 
-HotReadsDep = Annotated[HotReads, Depends(get_hot_reads)]
+async def get_relay(request: Request) -> Relay:
+    """The thread that sends accepted runs to the broker."""
+    relay: Relay = request.app.state.relay
+    return relay
 
 
-async def get_owned_run(run_id: str, owner: OwnerDep, reads: HotReadsDep) -> Run:
+HotPathDep = Annotated[HotPath, Depends(get_hot_path)]
+RelayDep = Annotated[Relay, Depends(get_relay)]
+
+
+async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:
     """The caller's run `run_id`; another owner's run is as unknown as a missing one."""
-    run = await reads.run(run_id=run_id, owner=owner)
+    run = await hot.run(run_id=run_id, owner=owner)
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id!r}")
     return run

@@ -12,27 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError
+from api.hotpath import HotPath, IdempotencyConflict
 from store import runs
 from store.models import Run, RunKind, RunStatus
 from store.schemas import LRFindCreate, ScheduleIn, TrainCreate
 from store.settings import Settings
-from worker.dispatch import dispatch
+from worker.dispatch import Relay
 
 RETRY_AFTER_SECONDS = 30
 
 
-def submit(
+async def submit(
     *,
-    session: Session,
-    factory: sessionmaker[Session],
+    hot: HotPath,
+    relay: Relay,
     settings: Settings,
-    celery: Celery,
     owner: str,
     body: LRFindCreate | TrainCreate,
     idempotency_key: str | None,
@@ -42,27 +39,16 @@ def submit(
     given = body.model_dump(mode="json")
     digest = runs.request_digest(given)
     if idempotency_key is not None:
-        earlier = runs.find_by_idempotency_key(session=session, owner=owner, key=idempotency_key)
+        earlier = await hot.run_by_idempotency_key(owner=owner, key=idempotency_key)
         if earlier is not None:
             return replayed(run=earlier, kind=kind, digest=digest), False
     check_limits(settings=settings, body=body)
-    check_dataset_path(roots=settings.resolved_data_roots, path=body.dataset.path)
+    check_dataset_path(settings=settings, path=body.dataset.path)
     request = given
     if isinstance(body, TrainCreate) and body.schedule.from_lr_find is not None:
-        request = {
-            **given,
-            "schedule": resolve_schedule(session=session, owner=owner, schedule=body.schedule),
-        }
-    if runs.count_queued(session=session, owner=owner) >= settings.max_queued_per_owner:
-        raise ApiError(
-            429,
-            "too_many_queued",
-            f"{settings.max_queued_per_owner} runs are already queued for "
-            "this owner; retry once some have started",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    run = runs.create_run(
-        session=session,
+        source = await hot.run(run_id=body.schedule.from_lr_find, owner=owner)
+        request = {**given, "schedule": resolve_schedule(source=source, schedule=body.schedule)}
+    run = runs.new_run(
         owner=owner,
         kind=kind,
         request=request,
@@ -72,18 +58,23 @@ def submit(
         callback_url=given["callback_url"],
     )
     try:
-        session.commit()
-    except IntegrityError:
+        accepted = await hot.accept(run, max_queued=settings.max_queued_per_owner)
+    except IdempotencyConflict:
         # A concurrent request with the same Idempotency-Key committed first.
-        session.rollback()
-        if idempotency_key is None:
-            raise
-        earlier = runs.find_by_idempotency_key(session=session, owner=owner, key=idempotency_key)
+        earlier = await hot.run_by_idempotency_key(owner=owner, key=str(idempotency_key))
         if earlier is None:
             raise
         return replayed(run=earlier, kind=kind, digest=digest), False
-    # After the commit, so the worker finds the row; a broker outage leaves dispatched_at NULL for the sweeper
-    dispatch(run.id, celery=celery, factory=factory, queue=settings.queue)
+    if not accepted:
+        raise ApiError(
+            429,
+            "too_many_queued",
+            f"{settings.max_queued_per_owner} runs are already queued for "
+            "this owner; retry once some have started",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    # Committed: the relay sends it; a broker outage leaves dispatched_at NULL for the supervisor.
+    relay.send(run.id)
     return run, True
 
 
@@ -120,10 +111,11 @@ def check_limits(*, settings: Settings, body: LRFindCreate | TrainCreate) -> Non
         raise ApiError(422, "limit_exceeded", "; ".join(e["msg"] for e in errors), errors=errors)
 
 
-def check_dataset_path(*, roots: list[Path], path: str | None) -> None:
+def check_dataset_path(*, settings: Settings, path: str | None) -> None:
     """422 unless every place the worker may look for `path` resolves (symlinks, `..`) inside a data root."""
     if path is None:
         return
+    roots = settings.resolved_data_roots
     relative = Path(path)
     candidates = [relative] if relative.is_absolute() else [root / relative for root in roots]
     outside = [c for c in candidates if not any(c.resolve().is_relative_to(root) for root in roots)]
@@ -133,10 +125,9 @@ def check_dataset_path(*, roots: list[Path], path: str | None) -> None:
         raise ApiError(422, "dataset_path_outside_roots", detail, errors=[error])
 
 
-def resolve_schedule(*, session: Session, owner: str, schedule: ScheduleIn) -> dict[str, Any]:
-    """The schedule with base_lr and max_lr taken from the finished range test it names."""
+def resolve_schedule(*, source: Run | None, schedule: ScheduleIn) -> dict[str, Any]:
+    """The schedule with base_lr and max_lr taken from the caller's range test it names (`source`)."""
     run_id = schedule.from_lr_find
-    source = runs.get_run(session=session, run_id=run_id, owner=owner) if run_id else None
     suggested = (source.result or {}) if source is not None else {}
     if source is None:
         why = "no such run"

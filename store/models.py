@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -113,6 +114,12 @@ class Run(Base):
         Index("ix_runs_owner_id", "owner", "id"),
         Index("ix_runs_status_updated_at", "status", "updated_at"),
         Index("ix_runs_comparison_id", "comparison_id"),
+        Index(
+            "ix_runs_owner_queued",
+            "owner",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
     )
 
 

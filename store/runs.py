@@ -35,9 +35,8 @@ def request_digest(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def create_run(
+def new_run(
     *,
-    session: Session,
     owner: str,
     kind: RunKind,
     request: dict[str, Any],
@@ -47,9 +46,9 @@ def create_run(
     callback_url: str | None = None,
     request_hash: str | None = None,
 ) -> Run:
-    """A queued run; `request_hash` defaults to the digest of `request`."""
+    """A queued run, not yet added to any session; `request_hash` defaults to the digest of `request`."""
     now = utcnow()
-    run = Run(
+    return Run(
         id=new_id(),
         owner=owner,
         kind=kind,
@@ -65,6 +64,11 @@ def create_run(
         created_at=now,
         updated_at=now,
     )
+
+
+def create_run(*, session: Session, **fields: Any) -> Run:
+    """A queued run added and flushed; `fields` are those of `new_run`."""
+    run = new_run(**fields)
     session.add(run)
     session.flush()
     return run
@@ -105,9 +109,16 @@ def list_runs(
     return list(session.scalars(query.order_by(Run.id.desc()).limit(limit)))
 
 
-def count_queued(*, session: Session, owner: str) -> int:
-    query = select(func.count()).select_from(Run).where(Run.owner == owner, Run.status == RunStatus.QUEUED)
-    return int(session.scalar(query) or 0)
+def count_queued(*, session: Session, owner: str, up_to: int | None = None) -> int:
+    """The owner's queued runs, counted no further than `up_to` so the check stays cheap on long queues."""
+    queued = select(Run.id).where(Run.owner == owner, Run.status == RunStatus.QUEUED).limit(up_to)
+    return int(session.scalar(select(func.count()).select_from(queued.subquery())) or 0)
+
+
+def mark_dispatched(*, session: Session, run_ids: Collection[str]) -> None:
+    """Record that the broker took these runs' messages."""
+    statement = update(Run).where(Run.id.in_(run_ids)).values(dispatched_at=utcnow())
+    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def transition(
@@ -171,11 +182,6 @@ def request_cancel(*, session: Session, run_id: str) -> RunStatus | None:
     if transition(session=session, run_id=run_id, to=RunStatus.CANCELLING):
         return RunStatus.CANCELLING
     return None
-
-
-def mark_dispatched(*, session: Session, run_id: str) -> None:
-    statement = update(Run).where(Run.id == run_id).values(dispatched_at=utcnow())
-    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def runs_to_dispatch(*, session: Session, undispatched_after: float, redispatch_after: float) -> list[str]:

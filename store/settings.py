@@ -34,8 +34,8 @@ class Settings(BaseSettings):
 
     # Each API process remembers a key's owner this long: a revoked key is refused within these seconds.
     key_cache_seconds: float = Field(default=5.0, ge=0)
-    # Connections of each API process's asyncpg pool for the reads every request makes (PostgreSQL only).
-    read_pool_size: int = Field(default=4, ge=1)
+    # Connections of each API process's asyncpg pool for what most requests do (PostgreSQL only).
+    hot_pool_size: int = Field(default=4, ge=1)
 
     # Job supervision: the API process re-sends undelivered runs and reaps runs of silent workers.
     supervise: bool = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from queue import SimpleQueue
 
 import httpx
 from celery import Celery
@@ -18,16 +19,89 @@ from worker.webhooks import deliver_due
 log = logging.getLogger(__name__)
 
 
-def dispatch(run_id: str, *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
+def publish(run_id: str, *, celery: Celery, queue: str) -> bool:
     """Send the task for an already committed run; False when the broker is unreachable."""
     try:
         celery.send_task(RUN_TASK, args=[run_id], queue=queue)
     except Exception as error:  # kombu raises many kinds; the sweeper retries every one of them
         log.warning("could not send run %s to the broker: %s", run_id, error)
         return False
-    with autocommit(factory) as session:
-        runs.mark_dispatched(session=session, run_id=run_id)
     return True
+
+
+def dispatch(run_id: str, *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
+    """Send the task for an already committed run and record it; False when the broker is unreachable."""
+    if not publish(run_id, celery=celery, queue=queue):
+        return False
+    with autocommit(factory) as session:
+        runs.mark_dispatched(session=session, run_ids=[run_id])
+    return True
+
+
+class Relay:
+    """Sends committed runs to the broker from a thread of its own, and records them dispatched in batches.
+
+    `send` only queues the id, so a request never waits on the broker; a run whose message is lost with this
+    process (or refused by the broker) keeps `dispatched_at` NULL and the supervisor sends it again.
+    """
+
+    def __init__(
+        self, *, celery: Celery, factory: sessionmaker[Session], queue: str, batch_size: int = 200
+    ) -> None:
+        self._celery, self._factory, self._queue, self._batch_size = celery, factory, queue, batch_size
+        self._pending: SimpleQueue[str | None] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def send(self, run_id: str) -> None:
+        """Queue `run_id` for the broker; the thread starts with the first one."""
+        with self._starting:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="clr-relay", daemon=True)
+                self._thread.start()
+        self._pending.put(run_id)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Send what is queued, then end the thread."""
+        with self._starting:
+            thread = self._thread
+        if thread is not None:
+            self._pending.put(None)
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._pending.get()]
+            while len(batch) < self._batch_size and not self._pending.empty():
+                batch.append(self._pending.get())
+            stopping = None in batch
+            run_ids = [run_id for run_id in batch if run_id is not None]
+            if run_ids and self._publish(run_ids):
+                self._record(run_ids)
+
+    def _publish(self, run_ids: list[str]) -> bool:
+        """Send the batch, in one round trip where the transport batches (Redis); False when refused."""
+        try:
+            with (
+                self._celery.producer_or_acquire() as producer,
+                producer.batch(max_size=2 * len(run_ids) + 1),
+            ):
+                for run_id in run_ids:
+                    self._celery.send_task(RUN_TASK, args=[run_id], queue=self._queue, producer=producer)
+        except Exception as error:  # kombu raises many kinds; the supervisor sends these runs again
+            log.warning("could not send runs %s to the broker: %s", ", ".join(run_ids), error)
+            return False
+        return True
+
+    def _record(self, sent: list[str]) -> None:
+        try:
+            with autocommit(self._factory) as session:
+                runs.mark_dispatched(session=session, run_ids=sent)
+        except Exception:
+            log.exception(
+                "could not record %d runs as dispatched; the supervisor sends them again", len(sent)
+            )
 
 
 def supervise_once(*, celery: Celery, factory: sessionmaker[Session], settings: Settings) -> list[str]:

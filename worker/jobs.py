@@ -101,14 +101,24 @@ def schedule_spec(schedule: dict[str, Any], optimizer_lr: float) -> clr.Schedule
     )
 
 
-def run_train(request: dict[str, Any], context: JobContext, recorder: Recorder) -> clr.TrainResult:
-    train = clr.TrainSpec(
-        epochs=request["epochs"], amp=request["amp"], channels_last=request["channels_last"]
-    )
+def training_callbacks(recorder: Recorder) -> dict[str, Any]:
+    """`clr.train`'s callables for a training run, all feeding `recorder`."""
 
     def on_batches(chunk: clr.BatchChunk) -> None:
         recorder.add_points("batch", dataclasses.asdict(chunk))
 
+    return {
+        "on_batches": on_batches,
+        "on_epoch": lambda record: recorder.add_epoch(dataclasses.asdict(record)),
+        "on_progress": lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
+        "should_stop": recorder.should_stop,
+    }
+
+
+def run_train(request: dict[str, Any], context: JobContext, recorder: Recorder) -> clr.TrainResult:
+    train = clr.TrainSpec(
+        epochs=request["epochs"], amp=request["amp"], channels_last=request["channels_last"]
+    )
     context.run_dir.mkdir(parents=True, exist_ok=True)
     return clr.fit(
         **_common(request),
@@ -116,10 +126,7 @@ def run_train(request: dict[str, Any], context: JobContext, recorder: Recorder) 
         train=train,
         data_roots=context.data_roots,
         torch_home=context.torch_home,
-        on_batches=on_batches,
-        on_epoch=lambda record: recorder.add_epoch(dataclasses.asdict(record)),
-        on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
-        should_stop=recorder.should_stop,
+        **training_callbacks(recorder),
         checkpoint_path=context.checkpoint_path,
         resume_from=context.checkpoint_path if context.checkpoint_path.exists() else None,
         weights_path=context.weights_path,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from api.deps import CeleryDep, OwnerDep, SessionDep, SessionFactoryDep, SettingsDep
+from api.deps import HotPathDep, OwnerDep, RelayDep, SettingsDep
 from api.submit import submit
 from api.views import run_out
 from store.models import Run
@@ -33,28 +33,21 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-SubmitJob = Callable[[LRFindCreate | TrainCreate], tuple[Run, bool]]
+SubmitJob = Callable[[LRFindCreate | TrainCreate], Awaitable[tuple[Run, bool]]]
 
 
-def get_submitter(
+async def get_submitter(
     owner: OwnerDep,
-    session: SessionDep,
-    factory: SessionFactoryDep,
+    hot: HotPathDep,
+    relay: RelayDep,
     settings: SettingsDep,
-    celery: CeleryDep,
     idempotency_key: IdempotencyKey = None,
 ) -> SubmitJob:
-    """`submit` bound to the request's owner, session, broker and Idempotency-Key."""
+    """`submit` bound to the request's owner, database, relay and Idempotency-Key."""
 
-    def submit_job(body: LRFindCreate | TrainCreate) -> tuple[Run, bool]:
-        return submit(
-            session=session,
-            factory=factory,
-            settings=settings,
-            celery=celery,
-            owner=owner,
-            body=body,
-            idempotency_key=idempotency_key,
+    async def submit_job(body: LRFindCreate | TrainCreate) -> tuple[Run, bool]:
+        return await submit(
+            hot=hot, relay=relay, settings=settings, owner=owner, body=body, idempotency_key=idempotency_key
         )
 
     return submit_job
@@ -70,12 +63,12 @@ def _answer(run: Run, created: bool, response: Response) -> RunOut:
 
 
 @router.post("/lr-find", status_code=202, responses=RESPONSES, summary="Queue a learning-rate range test")
-def create_lr_find(body: LRFindCreate, response: Response, submit_job: SubmitDep) -> RunOut:
+async def create_lr_find(body: LRFindCreate, response: Response, submit_job: SubmitDep) -> RunOut:
     """Queue a range test; poll the run at `Location` and read its curve at `/runs/{id}/curves`."""
-    return _answer(*submit_job(body), response)
+    return _answer(*await submit_job(body), response)
 
 
 @router.post("/train", status_code=202, responses=RESPONSES, summary="Queue a training run")
-def create_train(body: TrainCreate, response: Response, submit_job: SubmitDep) -> RunOut:
+async def create_train(body: TrainCreate, response: Response, submit_job: SubmitDep) -> RunOut:
     """Queue training; `schedule.from_lr_find` fills missing bounds from a succeeded range test of yours."""
-    return _answer(*submit_job(body), response)
+    return _answer(*await submit_job(body), response)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -73,10 +74,16 @@ def broker(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def sent_run_ids(broker: redis.Redis) -> Callable[[], list[str]]:
-    """The run ids carried by the `clr.run` messages waiting in the test queue, oldest first."""
+def sent_run_ids(broker: redis.Redis) -> Callable[..., list[str]]:
+    """The run ids of the `clr.run` messages in the test queue, oldest first, once `at_least` are there.
 
-    def sent() -> list[str]:
+    Submitted runs reach the broker through the app's relay thread, a moment after the 202.
+    """
+
+    def sent(at_least: int = 0, timeout: float = 10) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while broker.llen(QUEUE) < at_least and time.monotonic() < deadline:
+            time.sleep(0.01)
         ids: list[str] = []
         for raw in reversed(broker.lrange(QUEUE, 0, -1)):
             message = json.loads(raw)
@@ -111,7 +118,9 @@ async def make_client(
             app = create_app(
                 make_settings(**overrides), session_factory=session_factory, celery=celery or celery_app
             )
-            stack.push_async_callback(app.state.reads.close)  # no lifespan runs under ASGITransport
+            # No lifespan runs under ASGITransport: release what the app opened.
+            stack.push_async_callback(app.state.hot.close)
+            stack.callback(app.state.relay.stop)
             transport = httpx.ASGITransport(app, raise_app_exceptions=raise_app_exceptions)
             client = httpx.AsyncClient(transport=transport, base_url="http://clr.test")
             return await stack.enter_async_context(client)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
-from api.reads import HotReads, make_hot_reads
+from api.hotpath import HotPath, make_hot_path
 from store import keys
 from store.db import transaction
 
@@ -24,8 +24,8 @@ class Clock:
 
 
 @pytest.fixture
-async def reads(session_factory: sessionmaker[Session]) -> AsyncIterator[HotReads]:
-    reads = make_hot_reads(session_factory, pool_size=2)
+async def reads(session_factory: sessionmaker[Session]) -> AsyncIterator[HotPath]:
+    reads = make_hot_path(session_factory, pool_size=2)
     yield reads
     await reads.close()
 
@@ -42,7 +42,7 @@ def revoke(factory: sessionmaker[Session], plain: str) -> None:
 
 
 async def test_a_revoked_key_is_refused_once_its_remembered_owner_expires(
-    session_factory: sessionmaker[Session], reads: HotReads
+    session_factory: sessionmaker[Session], reads: HotPath
 ) -> None:
     clock = Clock()
     cache = OwnerCache(look_up=lambda key: reads.owner_of(key=key), ttl=5.0, clock=clock)
@@ -57,7 +57,7 @@ async def test_a_revoked_key_is_refused_once_its_remembered_owner_expires(
 
 
 async def test_with_no_ttl_every_request_reads_the_key(
-    session_factory: sessionmaker[Session], reads: HotReads
+    session_factory: sessionmaker[Session], reads: HotPath
 ) -> None:
     cache = OwnerCache(look_up=lambda key: reads.owner_of(key=key), ttl=0, clock=Clock())
     plain = new_key(session_factory, "bob")
@@ -67,7 +67,7 @@ async def test_with_no_ttl_every_request_reads_the_key(
 
 
 async def test_unknown_keys_are_not_remembered_and_the_cache_stays_bounded(
-    session_factory: sessionmaker[Session], reads: HotReads
+    session_factory: sessionmaker[Session], reads: HotPath
 ) -> None:
     cache = OwnerCache(look_up=lambda key: reads.owner_of(key=key), ttl=60, max_entries=3, clock=Clock())
     assert await cache.owner_of("clr_unknown") is None

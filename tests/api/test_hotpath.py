@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.reads import make_hot_reads
+from api.hotpath import make_hot_path
 from api.views import run_out
 from store import runs
 from store.db import transaction
@@ -24,7 +24,7 @@ async def test_a_run_read_off_thread_has_the_orms_values(session_factory: sessio
     with session_factory() as session:
         expected = runs.get_run(session=session, run_id=created.id, owner="reader")
     assert expected is not None
-    reads = make_hot_reads(session_factory, pool_size=1)
+    reads = make_hot_path(session_factory, pool_size=1)
     try:
         found = await reads.run(run_id=created.id, owner="reader")
         assert await reads.run(run_id=created.id, owner="someone-else") is None
