@@ -1,6 +1,11 @@
-"""Overhead of clr.train and clr.range_test against a hand-written loop and torch-lr-finder.
+"""Overhead of training through the service and of clr.range_test, against a hand loop and torch-lr-finder.
 
-Run: python benchmarks/train_speed.py [--device cpu|cuda] [--repeats N]
+Run: python benchmarks/train_speed.py [--device cpu|cuda] [--repeats N] [--amp] [--channels-last]
+
+(a) `clr.train` with the worker's own callables (`worker.jobs.training_callbacks`): every batch's loss and
+LR recorded and persisted by the worker's Recorder into a migrated SQLite database, an epoch row and a
+checkpoint per epoch; against a minimal hand-written loop on the same model, data and batch size.
+(b) `clr.range_test` against torch-lr-finder's `range_test` over the same batches.
 """
 
 from __future__ import annotations
@@ -9,16 +14,25 @@ import argparse
 import contextlib
 import copy
 import io
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import clr
+from store import runs
+from store.db import make_engine, make_sessionmaker, transaction
+from store.migrate import upgrade
+from store.models import RunKind, RunStatus
+from worker.jobs import training_callbacks
+from worker.recorder import Recorder
 
 BATCH = 128
 EPOCHS = 2
@@ -37,39 +51,53 @@ def _timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def _hand_loop(model: nn.Module, data: clr.DataSplits, x: torch.Tensor, y: torch.Tensor) -> None:
+def _hand_loop(model: nn.Module, data: clr.DataSplits, train: clr.TrainSpec) -> None:
     """The minimal loop: shuffle, index, forward, backward, step; a validation pass per epoch."""
+    x, y = data.train.x, data.train.y  # type: ignore[attr-defined]
+    val_x, val_y = data.val.x, data.val.y  # type: ignore[attr-defined]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    val_x, val_y = data.val.x, data.val.y  # type: ignore[attr-defined]
-    for _ in range(EPOCHS):
+    fmt = torch.channels_last if train.channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(train.amp)
+    scaler = torch.amp.GradScaler(x.device.type, enabled=train.amp == "fp16")
+    for _ in range(train.epochs):
         model.train()
         order = torch.randperm(len(x), device=x.device)
         for i in range(len(x) // BATCH):
             idx = order[i * BATCH : (i + 1) * BATCH]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            optimizer.step()
+            with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+                loss = loss_fn(model(x[idx].contiguous(memory_format=fmt)), y[idx])
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
             for i in range(0, len(val_x), BATCH):
-                loss_fn(model(val_x[i : i + BATCH]), val_y[i : i + BATCH])
+                loss_fn(model(val_x[i : i + BATCH].contiguous(memory_format=fmt)), val_y[i : i + BATCH])
     float(loss.item())
 
 
-def _clr_train(model: nn.Module, data: clr.DataSplits) -> None:
-    sink: list[object] = []
+def _clr_train(model: nn.Module, data: clr.DataSplits, train: clr.TrainSpec, store: Path) -> None:
+    """Training as the worker runs it: the Recorder persists every point, one checkpoint per epoch."""
+    factory = make_sessionmaker(make_engine(f"sqlite:///{store / 'clr.db'}"))
+    with transaction(factory) as session:
+        run = runs.create_run(session=session, owner="bench", kind=RunKind.TRAIN, request={}, max_attempts=1)
+        runs.transition(session=session, run_id=run.id, to=RunStatus.RUNNING, worker="bench")
     optimizer = clr.build_optimizer(clr.OptimizerSpec("sgd_momentum", lr=0.01), model.parameters())
     total = EPOCHS * data.batches_per_epoch
     schedule = clr.ScheduleSpec("triangular", base_lr=0.001, max_lr=0.01, step_size_epochs=0.5)
     scheduler = clr.CyclicScheduler(
         optimizer, schedule.resolved(batches_per_epoch=data.batches_per_epoch, total_steps=total)
     )
-    clr.train(
-        model, data, optimizer, scheduler, nn.CrossEntropyLoss(), clr.TrainSpec(epochs=EPOCHS),
-        on_batches=sink.append, on_epoch=sink.append, on_progress=sink.append,
-    )  # fmt: skip
+    with Recorder(factory, run.id) as recorder:
+        clr.train(
+            model, data, optimizer, scheduler, nn.CrossEntropyLoss(), train,
+            checkpoint_path=store / f"{run.id}.pt", **training_callbacks(recorder),
+        )  # fmt: skip
+    if recorder.points_written < train.epochs * data.batches_per_epoch:
+        raise SystemExit(f"the recorder persisted {recorder.points_written} points, fewer than the batches")
 
 
 def _lr_finder(
@@ -106,11 +134,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--num-iter", type=int, default=60)
+    parser.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--samples", type=int, default=2048, help="training set size (shapes, 32x32)")
     args = parser.parse_args()
+    train = clr.TrainSpec(epochs=EPOCHS, amp=args.amp, channels_last=args.channels_last)
     device = clr.resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(2)
-    spec = clr.DatasetSpec("shapes", num_samples=2048, image_size=32, augment=False, val_fraction=0.1)
+    spec = clr.DatasetSpec("shapes", num_samples=args.samples, image_size=32, augment=False, val_fraction=0.1)
     data = clr.load_dataset(spec, batch_size=BATCH, seed=0, device=device)
     torch.manual_seed(0)
     initial = clr.build_model(
@@ -124,11 +156,14 @@ def main() -> None:
     ours: list[float] = []
     finder: list[float] = []
     ranged: list[float] = []
-    _timed(lambda: _hand_loop(copy.deepcopy(initial), data, x, y), device)  # warm-up
+    store = Path(tempfile.mkdtemp(prefix="clr-train-speed-"))
+    upgrade(f"sqlite:///{store / 'clr.db'}")
+    _timed(lambda: _hand_loop(copy.deepcopy(initial), data, train), device)  # warm-up
+    _timed(lambda: _clr_train(copy.deepcopy(initial), data, train, store), device)
     for r in range(args.repeats):
         pair = [
-            (hand, lambda: _hand_loop(copy.deepcopy(initial), data, x, y)),
-            (ours, lambda: _clr_train(copy.deepcopy(initial), data)),
+            (hand, lambda: _hand_loop(copy.deepcopy(initial), data, train)),
+            (ours, lambda: _clr_train(copy.deepcopy(initial), data, train, store)),
         ]
         for times, fn in pair if r % 2 == 0 else pair[::-1]:
             times.append(_timed(fn, device))
@@ -143,10 +178,14 @@ def main() -> None:
     ours_rate = samples / statistics.median(ours)
     finder_s, ranged_s = statistics.median(finder), statistics.median(ranged)
     out = sys.stdout
-    out.write(f"device={device} threads={torch.get_num_threads()} repeats={args.repeats} (medians)\n")
+    shutil.rmtree(store, ignore_errors=True)
+    out.write(
+        f"device={device} threads={torch.get_num_threads()} repeats={args.repeats} (medians) "
+        f"amp={train.amp} channels_last={train.channels_last} samples={args.samples}\n"
+    )
     out.write(f"{'comparison':<44}{'baseline':>14}{'clr':>14}{'ratio':>8}  target\n")
     out.write(
-        f"{'(a) train samples/s, all recording on':<44}{hand_rate:>14.1f}{ours_rate:>14.1f}"
+        f"{'(a) train samples/s, recorded and persisted':<44}{hand_rate:>14.1f}{ours_rate:>14.1f}"
         f"{ours_rate / hand_rate:>8.3f}  >= 0.97\n"
     )
     out.write(
