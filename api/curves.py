@@ -11,14 +11,13 @@ from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from store import series
+from store import overview, series
 from store.downsample import keep_indices
 from store.models import Run, RunKind
 
 MAX_PAGE_POINTS = 100_000
 INTEGER_COLUMNS = frozenset({"step", "epoch"})
 NPY_MEDIA_TYPE = "application/x-npy"
-DOWNSAMPLED_BY = {"range": ("loss", "smoothed_loss"), "batch": ("loss",)}
 
 
 class CurveQuery(BaseModel):
@@ -115,6 +114,16 @@ def select_points(
         min_step = max(query.cursor + 1, min_step or 0)
     limit = min(query.limit or MAX_PAGE_POINTS, MAX_PAGE_POINTS)
     lr_filtered = query.min_lr is not None or query.max_lr is not None
+    if query.max_points is not None and not lr_filtered:
+        reduced = overview.read_downsampled(
+            session=session,
+            run_id=run_id,
+            series=series_name,
+            max_points=query.max_points,
+            min_step=min_step,
+            max_step=query.max_step,
+        )
+        return reduced, None
     # One point past the page tells whether another follows; lr filters need every point in the step range.
     read_limit = None if lr_filtered or query.max_points is not None else limit + 1
     columns = series.read_series(
@@ -134,7 +143,7 @@ def select_points(
             keep &= lr <= query.max_lr
         columns = {key: values[keep] for key, values in columns.items()}
     if query.max_points is not None:
-        ys = [columns[key] for key in DOWNSAMPLED_BY[series_name]]
+        ys = [columns[key] for key in series.DOWNSAMPLED_BY[series_name]]
         kept = keep_indices(*ys, max_points=query.max_points)
         return {key: values[kept] for key, values in columns.items()}, None
     if columns["step"].size <= limit:

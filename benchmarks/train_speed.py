@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--num-iter", type=int, default=60)
     parser.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
     parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--samples", type=int, default=2048, help="training set size (shapes, 32x32)")
+    parser.add_argument("--samples", type=int, default=4096, help="training set size (shapes, 32x32)")
     args = parser.parse_args()
     train = clr.TrainSpec(epochs=EPOCHS, amp=args.amp, channels_last=args.channels_last)
     device = clr.resolve_device(args.device)

@@ -66,3 +66,14 @@ def _last_of_each(positions: np.ndarray, bucket_of: np.ndarray) -> np.ndarray:
     groups = bucket_of[positions]
     picked: np.ndarray = positions[np.r_[groups[1:] != groups[:-1], True]] if positions.size else positions
     return picked
+
+
+def overview(columns: dict[str, np.ndarray], by: tuple[str, ...], factor: int) -> dict[str, np.ndarray]:
+    """About one point in `factor` of `columns`, chosen by `keep_indices` over the `by` series.
+
+    The first and last points and each `by` series' minimum are kept, so overviews of consecutive chunks,
+    put end to end, still hold every chunk's extremes; downsampling them is downsampling the whole.
+    """
+    count = int(columns[by[0]].size)
+    kept = keep_indices(*(columns[name] for name in by), max_points=max(2 + 2 * len(by), count // factor))
+    return {name: values[kept] for name, values in columns.items()}

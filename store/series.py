@@ -10,12 +10,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.downsample import overview
 from store.models import EpochMetric, SeriesChunk
 
 SERIES_COLUMNS: dict[str, tuple[str, ...]] = {
     "range": ("step", "lr", "loss", "smoothed_loss", "accuracy"),
     "batch": ("step", "epoch", "lr", "loss"),
 }
+# Series whose chunks also get an overview chunk: about one point in OVERVIEW_FACTOR, by min/max buckets of
+# these columns, so `max_points` on a long series reads ~1/OVERVIEW_FACTOR of its bytes.
+DOWNSAMPLED_BY: dict[str, tuple[str, ...]] = {"range": ("loss", "smoothed_loss"), "batch": ("loss",)}
+OVERVIEW_FACTOR = 32
 EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 Columns = dict[str, np.ndarray]
@@ -36,11 +41,33 @@ def _insert(session: Session) -> Any:
     return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
 
 
+def overview_series(series: str) -> str:
+    """The name under which the overview chunks of `series` are stored."""
+    return f"{series}:overview"
+
+
 def append_chunk(
     *, session: Session, run_id: str, series: str, columns: Mapping[str, Sequence[float] | np.ndarray]
 ) -> int:
-    """Store consecutive points of one series; returns how many were written (0 for a duplicate)."""
-    names = SERIES_COLUMNS[series]
+    """Store consecutive points of one series, and their overview; returns how many points were written."""
+    written = _put_chunk(session=session, run_id=run_id, series=series, columns=columns)
+    if written and series in DOWNSAMPLED_BY:
+        _put_overview(session=session, run_id=run_id, series=series, columns=columns)
+    return written
+
+
+def _put_overview(
+    *, session: Session, run_id: str, series: str, columns: Mapping[str, Sequence[float] | np.ndarray]
+) -> None:
+    arrays = {name: np.asarray(columns[name], dtype=np.float64) for name in SERIES_COLUMNS[series]}
+    reduced = overview(arrays, DOWNSAMPLED_BY[series], OVERVIEW_FACTOR)
+    _put_chunk(session=session, run_id=run_id, series=overview_series(series), columns=reduced)
+
+
+def _put_chunk(
+    *, session: Session, run_id: str, series: str, columns: Mapping[str, Sequence[float] | np.ndarray]
+) -> int:
+    names = _names(series)
     steps = np.asarray(columns["step"])
     if steps.size == 0:
         return 0
@@ -68,7 +95,7 @@ def read_series(
     limit: int | None = None,
 ) -> Columns:
     """Points with min_step <= step <= max_step in step order, at most `limit` of them."""
-    names = SERIES_COLUMNS[series]
+    names = _names(series)
     where = [SeriesChunk.run_id == run_id, SeriesChunk.series == series]
     if min_step is not None:
         where.append(SeriesChunk.last_step >= min_step)
@@ -92,6 +119,10 @@ def read_series(
     if limit is not None:
         packed = packed[:, :limit]
     return {name: packed[i] for i, name in enumerate(names)}
+
+
+def _names(series: str) -> tuple[str, ...]:
+    return SERIES_COLUMNS[series.removesuffix(":overview")]
 
 
 def _windows(session: Session, where: list[Any], limit: int | None) -> Iterator[tuple[Any, ...]]:
@@ -130,10 +161,11 @@ def _fetch(session: Session, query: Any) -> Sequence[Any]:
 
 
 def truncate_after(*, session: Session, run_id: str, series: str, step: int) -> None:
-    """Drop every point after `step`, so a resumed run writes each step exactly once."""
+    """Drop every point after `step`, so a resumed run writes each step exactly once; overviews follow."""
+    stored = [series, overview_series(series)] if series in DOWNSAMPLED_BY else [series]
     session.execute(
         delete(SeriesChunk).where(
-            SeriesChunk.run_id == run_id, SeriesChunk.series == series, SeriesChunk.first_step > step
+            SeriesChunk.run_id == run_id, SeriesChunk.series.in_(stored), SeriesChunk.first_step > step
         )
     )
     straddling = session.scalars(
@@ -145,9 +177,19 @@ def truncate_after(*, session: Session, run_id: str, series: str, step: int) -> 
     for chunk in straddling:
         columns = decode(chunk.data, names, chunk.count)
         keep = columns["step"] <= step
-        chunk.data = encode({name: values[keep] for name, values in columns.items()}, names)
+        kept = {name: values[keep] for name, values in columns.items()}
+        chunk.data = encode(kept, names)
         chunk.count = int(keep.sum())
         chunk.last_step = int(columns["step"][keep][-1])
+        if series in DOWNSAMPLED_BY:
+            session.execute(
+                delete(SeriesChunk).where(
+                    SeriesChunk.run_id == run_id,
+                    SeriesChunk.series == overview_series(series),
+                    SeriesChunk.first_step == chunk.first_step,
+                )
+            )
+            _put_overview(session=session, run_id=run_id, series=series, columns=kept)
     session.flush()
 
 

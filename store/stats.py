@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from store.models import EpochMetric, Run, RunStatus, SeriesChunk
+from store.series import SERIES_COLUMNS
 
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 
@@ -56,7 +57,9 @@ def run_stats(*, session: Session) -> RunStats:
     points = {
         series: int(total or 0)
         for series, total in session.execute(
-            select(SeriesChunk.series, func.sum(SeriesChunk.count)).group_by(SeriesChunk.series)
+            select(SeriesChunk.series, func.sum(SeriesChunk.count))
+            .where(SeriesChunk.series.in_(SERIES_COLUMNS))  # overviews repeat stored points
+            .group_by(SeriesChunk.series)
         ).all()
     }
     points["epoch"] = int(session.scalar(select(func.count()).select_from(EpochMetric)) or 0)
