@@ -1,11 +1,11 @@
 """Host synchronizations while training on CUDA: recording must not cost one per batch.
 
-Run: python benchmarks/gpu_syncs.py [--batches-per-epoch N]
+Run: python benchmarks/gpu_syncs.py [--samples N]
 
-Trains the vanilla CNN through `clr.train` with the worker's recording callables (into a list, no database)
-under `torch.cuda.set_sync_debug_mode("warn")`, and counts the synchronizing calls torch reports. The loop
-reads losses back once per `TrainSpec.chunk_size` batches and once per epoch for its metrics, so the count
-stays far below one per batch.
+Trains the vanilla CNN on device-resident data through `clr.train`, recording every batch (into a list: the
+worker's Recorder receives the same Python floats), under `torch.cuda.set_sync_debug_mode("warn")`, and counts
+the synchronizing calls torch reports. The loop reads losses back once per `TrainSpec.chunk_size` batches and
+once per epoch for its metrics, so the count stays far below one per batch.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ BATCH = 128
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=16384)
+    parser.add_argument("--samples", type=int, default=16384, help="training set size (shapes, 32x32)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark counts GPU synchronizations")

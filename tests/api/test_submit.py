@@ -11,8 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
 
+from store import runs
+from store.db import transaction
 from store.models import Run, RunKind, RunStatus
+from store.settings import Settings
+from worker.dispatch import supervise_once
 
 pytestmark = pytest.mark.anyio
 
@@ -200,3 +205,25 @@ async def test_a_dataset_path_resolving_outside_the_data_roots_is_422(
     assert answer.status_code == 422
     assert answer.json()["code"] == "dataset_path_outside_roots"
     assert answer.json()["errors"][0]["loc"] == ["body", "dataset", "path"]
+
+
+def test_a_run_committed_but_never_sent_is_sent_by_the_supervisor(
+    session_factory: sessionmaker[Session],
+    celery_app: Celery,
+    make_settings: Callable[..., Settings],
+    sent_run_ids: Callable[..., list[str]],
+    read_run: Callable[[str], Run | None],
+) -> None:
+    with transaction(session_factory) as session:  # as if the API process died before its relay sent it
+        orphan = runs.create_run(
+            session=session, owner="crashed", kind=RunKind.LR_FIND, request={}, max_attempts=1
+        ).id
+    settings = make_settings(dispatch_timeout=0)
+
+    sent = supervise_once(celery=celery_app, factory=session_factory, settings=settings)
+
+    assert orphan in sent
+    assert orphan in sent_run_ids(at_least=1)
+    stored = read_run(orphan)
+    assert stored is not None
+    assert stored.dispatched_at is not None
