@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,6 +47,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         supervisor = Supervisor(celery=celery, factory=session_factory, settings=settings)
+        # Everything loaded so far lives as long as the process: keep it out of the collector's full passes,
+        # which otherwise pause every request for ~150 ms on a 2-core machine (benchmarks/api_load.py part b).
+        gc.collect()
+        gc.freeze()
         if settings.supervise:
             supervisor.start()
         yield

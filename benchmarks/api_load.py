@@ -30,7 +30,9 @@ from benchmarks.common import (
     wait_until,
     wrk,
 )
+from cli.main import embedded_worker_threads
 from store.migrate import upgrade
+from store.settings import Settings
 
 LR_FIND = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "batch_size": 16}
 TRAIN = {
@@ -97,7 +99,9 @@ def while_training(seconds: float) -> None:
         env.pop("CLR_DATABASE_URL")
         env.pop("CLR_BROKER_URL")  # the embedded default: everything under CLR_HOME
         service = started.uvicorn("api.app:make_default_app", env, "api")
-        started.worker(env)
+        # As `clr-service serve` starts it: the worker's torch threads leave the API a core.
+        threads = embedded_worker_threads(Settings())
+        started.worker({**env, "CLR_WORKER_TORCH_THREADS": str(threads)})
         auth = {"Authorization": f"Bearer {create_key(database)}"}
         with httpx.Client(base_url=service, headers=auth, timeout=30) as client:
             run_id = client.post("/train", json=TRAIN).json()["id"]

@@ -54,7 +54,10 @@ def stored_points(factory: object, run_id: str) -> int:
     with factory() as session:  # type: ignore[operator]
         return int(
             session.scalar(
-                select(func.coalesce(func.sum(SeriesChunk.count), 0)).where(SeriesChunk.run_id == run_id)
+                select(func.coalesce(func.sum(SeriesChunk.count), 0)).where(
+                    SeriesChunk.run_id == run_id,
+                    SeriesChunk.series == "batch",  # not its overview chunks
+                )
             )
         )
 

@@ -16,7 +16,7 @@ from cli import commands
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
-from store.settings import get_settings
+from store.settings import Settings, get_settings
 
 app = typer.Typer(
     help="Learning-rate range tests and cyclical-LR training as a service.", no_args_is_help=True
@@ -67,6 +67,11 @@ def worker(
     os.execvp(sys.executable, worker_command(queues or get_settings().queue, concurrency, hostname))
 
 
+def embedded_worker_threads(settings: Settings) -> int:
+    """Torch threads of the worker `serve` starts: all cores but one, left to the API, unless set."""
+    return settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
+
+
 def worker_command(
     queues: str, concurrency: int, hostname: str | None, *, loglevel: str = "INFO"
 ) -> list[str]:
@@ -98,9 +103,7 @@ def serve(
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     _ensure_local_key()
-    # Leave the API a core: the worker's torch threads would otherwise take them all.
-    threads = settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
-    env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(threads)}
+    env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(embedded_worker_threads(settings))}
     worker_process = subprocess.Popen(worker_command(settings.queue, 1, "embedded@%h"), env=env)
     try:
         uvicorn.run("api.app:make_default_app", factory=True, host=host, port=port, log_level="info")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from queue import SimpleQueue
@@ -104,8 +105,17 @@ class Relay:
             )
 
 
-def supervise_once(*, celery: Celery, factory: sessionmaker[Session], settings: Settings) -> list[str]:
-    """Reap silent runs, release held variants, (re)send queued runs, then webhooks; returns runs sent."""
+def supervise_once(
+    *,
+    celery: Celery,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client | None = None,
+) -> list[str]:
+    """Reap silent runs, release held variants, (re)send queued runs, then webhooks; returns runs sent.
+
+    `client` delivers the webhooks; without one, a client is made for this pass.
+    """
     with transaction(factory) as session:
         runs.reap_lost(session=session, heartbeat_timeout=settings.heartbeat_timeout)
     with transaction(factory) as session:
@@ -121,7 +131,8 @@ def supervise_once(*, celery: Celery, factory: sessionmaker[Session], settings: 
         for run_id in [*released, *pending]
         if dispatch(run_id, celery=celery, factory=factory, queue=settings.queue)
     ]
-    with httpx.Client(follow_redirects=False) as client:
+    with contextlib.ExitStack() as stack:
+        client = client or stack.enter_context(httpx.Client(follow_redirects=False))
         deliver_due(factory=factory, settings=settings, client=client)
     return sent
 
@@ -142,8 +153,12 @@ class Supervisor:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._settings.sweep_interval):
-            try:
-                supervise_once(celery=self._celery, factory=self._factory, settings=self._settings)
-            except Exception:
-                log.exception("supervisor pass failed; retrying in %s s", self._settings.sweep_interval)
+        # One client for every pass: making one loads the CA bundle, tens of ms holding the GIL.
+        with httpx.Client(follow_redirects=False) as client:
+            while not self._stop.wait(self._settings.sweep_interval):
+                try:
+                    supervise_once(
+                        celery=self._celery, factory=self._factory, settings=self._settings, client=client
+                    )
+                except Exception:
+                    log.exception("supervisor pass failed; retrying in %s s", self._settings.sweep_interval)
