@@ -132,7 +132,7 @@ def main() -> None:
     """Time both comparisons with interleaved repeats and print medians."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="pairs of each order (2N runs of each)")
     parser.add_argument("--num-iter", type=int, default=60)
     parser.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
     parser.add_argument("--channels-last", action="store_true")
@@ -160,13 +160,15 @@ def main() -> None:
     upgrade(f"sqlite:///{store / 'clr.db'}")
     _timed(lambda: _hand_loop(copy.deepcopy(initial), data, train), device)  # warm-up
     _timed(lambda: _clr_train(copy.deepcopy(initial), data, train, store), device)
-    for r in range(args.repeats):
+    # Each comparison in a block of its own, in pairs whose order alternates (an even count of repeats).
+    for r in range(2 * args.repeats):
         pair = [
             (hand, lambda: _hand_loop(copy.deepcopy(initial), data, train)),
             (ours, lambda: _clr_train(copy.deepcopy(initial), data, train, store)),
         ]
         for times, fn in pair if r % 2 == 0 else pair[::-1]:
             times.append(_timed(fn, device))
+    for r in range(2 * args.repeats):
         pair = [
             (finder, lambda: _lr_finder(copy.deepcopy(initial), loader, args.num_iter, device)),
             (ranged, lambda: _clr_range(copy.deepcopy(initial), loader, args.num_iter)),
@@ -180,7 +182,7 @@ def main() -> None:
     out = sys.stdout
     shutil.rmtree(store, ignore_errors=True)
     out.write(
-        f"device={device} threads={torch.get_num_threads()} repeats={args.repeats} (medians) "
+        f"device={device} threads={torch.get_num_threads()} runs={2 * args.repeats} each (medians) "
         f"amp={train.amp} channels_last={train.channels_last} samples={args.samples}\n"
     )
     out.write(f"{'comparison':<44}{'baseline':>14}{'clr':>14}{'ratio':>8}  target\n")
