@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark of the README's "Performance" section, one after the other (about 6 minutes on 2 cores).
+# Every benchmark of the README's "Performance" section, one after the other (about 7 minutes on 2 cores).
 # Needs PostgreSQL on 127.0.0.1:5432 (CLR_BENCH_POSTGRES_URL), Redis on 127.0.0.1:6379 db 12
 # (CLR_BENCH_REDIS_URL) and wrk, which is installed here when missing and running as root.
 set -euo pipefail
