@@ -18,7 +18,7 @@ from store.comparison_specs import LR_FIND_VARIANT, ComparisonCreate, parse_chil
 from store.models import Comparison, Run, RunStatus
 from store.schemas import RunOut
 from store.settings import Settings
-from worker.dispatch import dispatch
+from worker.dispatch import send_runs
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
@@ -76,7 +76,8 @@ def create(
 ) -> Comparison:
     """Check the limits, commit the comparison with its children, then send the children to the broker."""
     check_limits(settings=settings, spec=spec)
-    if runs.count_queued(session=session, owner=owner) + spec.child_count > settings.max_queued_per_owner:
+    queued = runs.count_queued(session=session, owner=owner, up_to=settings.max_queued_per_owner)
+    if queued + spec.child_count > settings.max_queued_per_owner:
         raise ApiError(
             429,
             "too_many_queued",
@@ -88,8 +89,7 @@ def create(
         session=session, owner=owner, spec=spec, max_attempts=settings.max_attempts
     )
     session.commit()
-    for run in created:
-        dispatch(run.id, celery=celery, factory=factory, queue=settings.queue)
+    send_runs([run.id for run in created], celery=celery, factory=factory, queue=settings.queue)
     return comparison
 
 

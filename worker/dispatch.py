@@ -20,30 +20,34 @@ from worker.webhooks import deliver_due
 log = logging.getLogger(__name__)
 
 
-def publish(run_id: str, *, celery: Celery, queue: str) -> bool:
-    """Send the task for an already committed run; False when the broker is unreachable."""
+def send_runs(run_ids: list[str], *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
+    """Send the tasks of committed runs in one batch and record them dispatched; False if the broker refused.
+
+    One round trip where the transport batches (Redis). A run whose message is refused, or whose record fails,
+    keeps `dispatched_at` NULL and the supervisor sends it again (a duplicate message starts nothing twice).
+    """
+    if not run_ids:
+        return True
     try:
-        celery.send_task(RUN_TASK, args=[run_id], queue=queue)
-    except Exception as error:  # kombu raises many kinds; the sweeper retries every one of them
-        log.warning("could not send run %s to the broker: %s", run_id, error)
+        with celery.producer_or_acquire() as producer, producer.batch(max_size=2 * len(run_ids) + 1):
+            for run_id in run_ids:
+                celery.send_task(RUN_TASK, args=[run_id], queue=queue, producer=producer)
+    except Exception as error:  # kombu raises many kinds; the supervisor sends these runs again
+        log.warning("could not send runs %s to the broker: %s", ", ".join(run_ids), error)
         return False
-    return True
-
-
-def dispatch(run_id: str, *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
-    """Send the task for an already committed run and record it; False when the broker is unreachable."""
-    if not publish(run_id, celery=celery, queue=queue):
-        return False
-    with autocommit(factory) as session:
-        runs.mark_dispatched(session=session, run_ids=[run_id])
+    try:
+        with autocommit(factory) as session:
+            runs.mark_dispatched(session=session, run_ids=run_ids)
+    except Exception:
+        log.exception("could not record %d runs dispatched; the supervisor sends them again", len(run_ids))
     return True
 
 
 class Relay:
-    """Sends committed runs to the broker from a thread of its own, and records them dispatched in batches.
+    """Sends committed runs to the broker from a thread of its own, in batches (`send_runs`).
 
     `send` only queues the id, so a request never waits on the broker; a run whose message is lost with this
-    process (or refused by the broker) keeps `dispatched_at` NULL and the supervisor sends it again.
+    process keeps `dispatched_at` NULL and the supervisor sends it again.
     """
 
     def __init__(
@@ -78,31 +82,7 @@ class Relay:
                 batch.append(self._pending.get())
             stopping = None in batch
             run_ids = [run_id for run_id in batch if run_id is not None]
-            if run_ids and self._publish(run_ids):
-                self._record(run_ids)
-
-    def _publish(self, run_ids: list[str]) -> bool:
-        """Send the batch, in one round trip where the transport batches (Redis); False when refused."""
-        try:
-            with (
-                self._celery.producer_or_acquire() as producer,
-                producer.batch(max_size=2 * len(run_ids) + 1),
-            ):
-                for run_id in run_ids:
-                    self._celery.send_task(RUN_TASK, args=[run_id], queue=self._queue, producer=producer)
-        except Exception as error:  # kombu raises many kinds; the supervisor sends these runs again
-            log.warning("could not send runs %s to the broker: %s", ", ".join(run_ids), error)
-            return False
-        return True
-
-    def _record(self, sent: list[str]) -> None:
-        try:
-            with autocommit(self._factory) as session:
-                runs.mark_dispatched(session=session, run_ids=sent)
-        except Exception:
-            log.exception(
-                "could not record %d runs as dispatched; the supervisor sends them again", len(sent)
-            )
+            send_runs(run_ids, celery=self._celery, factory=self._factory, queue=self._queue)
 
 
 def supervise_once(
@@ -126,11 +106,8 @@ def supervise_once(
             undispatched_after=settings.dispatch_timeout,
             redispatch_after=settings.redispatch_timeout,
         )
-    sent = [
-        run_id
-        for run_id in [*released, *pending]
-        if dispatch(run_id, celery=celery, factory=factory, queue=settings.queue)
-    ]
+    due = [*released, *pending]
+    sent = due if send_runs(due, celery=celery, factory=factory, queue=settings.queue) else []
     with contextlib.ExitStack() as stack:
         client = client or stack.enter_context(httpx.Client(follow_redirects=False))
         deliver_due(factory=factory, settings=settings, client=client)
