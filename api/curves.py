@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from store import overview, series
-from store.downsample import keep_indices
+from store.downsample import downsampled
 from store.models import Run, RunKind
 
 MAX_PAGE_POINTS = 100_000
@@ -143,9 +143,7 @@ def select_points(
             keep &= lr <= query.max_lr
         columns = {key: values[keep] for key, values in columns.items()}
     if query.max_points is not None:
-        ys = [columns[key] for key in series.DOWNSAMPLED_BY[series_name]]
-        kept = keep_indices(*ys, max_points=query.max_points)
-        return {key: values[kept] for key, values in columns.items()}, None
+        return downsampled(columns, series.DOWNSAMPLED_BY[series_name], query.max_points), None
     if columns["step"].size <= limit:
         return columns, None
     page = {key: values[:limit] for key, values in columns.items()}

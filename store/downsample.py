@@ -68,6 +68,14 @@ def _last_of_each(positions: np.ndarray, bucket_of: np.ndarray) -> np.ndarray:
     return picked
 
 
+def downsampled(
+    columns: dict[str, np.ndarray], by: tuple[str, ...], max_points: int
+) -> dict[str, np.ndarray]:
+    """The points of `columns` that `keep_indices` keeps over the `by` series."""
+    kept = keep_indices(*(columns[name] for name in by), max_points=max_points)
+    return {name: values[kept] for name, values in columns.items()}
+
+
 def overview(columns: dict[str, np.ndarray], by: tuple[str, ...], factor: int) -> dict[str, np.ndarray]:
     """About one point in `factor` of `columns`, chosen by `keep_indices` over the `by` series.
 
@@ -75,5 +83,4 @@ def overview(columns: dict[str, np.ndarray], by: tuple[str, ...], factor: int) -
     put end to end, still hold every chunk's extremes; downsampling them is downsampling the whole.
     """
     count = int(columns[by[0]].size)
-    kept = keep_indices(*(columns[name] for name in by), max_points=max(2 + 2 * len(by), count // factor))
-    return {name: values[kept] for name, values in columns.items()}
+    return downsampled(columns, by, max(2 + 2 * len(by), count // factor))

@@ -5,16 +5,15 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.downsample import keep_indices, overview
-from store.models import SeriesChunk
+from store.downsample import downsampled, overview
 from store.series import (
     DOWNSAMPLED_BY,
     OVERVIEW_FACTOR,
     SERIES_COLUMNS,
     Columns,
+    chunk_extents,
     overview_series,
     read_series,
 )
@@ -36,7 +35,7 @@ def read_downsampled(
     through; so it reads about 1/OVERVIEW_FACTOR of the bytes and still keeps every extreme.
     """
     by = DOWNSAMPLED_BY[series]
-    sizes = _chunk_sizes(session, run_id, series, min_step, max_step)
+    sizes = chunk_extents(session=session, run_id=run_id, series=series, min_step=min_step, max_step=max_step)
     inside = [
         (first, last)
         for first, last, _ in sizes
@@ -46,9 +45,12 @@ def read_downsampled(
         columns = read_series(
             session=session, run_id=run_id, series=series, min_step=min_step, max_step=max_step
         )
-        return _keep(columns, by, max_points)
+        return downsampled(columns, by, max_points)
     start, end = inside[0][0], inside[-1][1]
-    if _stored_overviews(session, run_id, series, start, end) < len(inside):
+    stored = chunk_extents(
+        session=session, run_id=run_id, series=overview_series(series), min_step=start, max_step=end
+    )
+    if len(stored) < len(inside):
         # Chunks written before overviews existed: reduce from their points.
         points = read_series(session=session, run_id=run_id, series=series, min_step=start, max_step=end)
         cuts = [0, *np.searchsorted(points["step"], [first for first, _ in inside[1:]]), points["step"].size]
@@ -67,39 +69,8 @@ def read_downsampled(
     if sizes[-1][1] > end:
         tail = read_series(session=session, run_id=run_id, series=series, min_step=end + 1, max_step=max_step)
         parts.append(overview(tail, by, OVERVIEW_FACTOR))
-    return _keep(_joined(parts, series), by, max_points)
+    return downsampled(_joined(parts, series), by, max_points)
 
 
 def _joined(parts: list[Columns], series: str) -> Columns:
     return {name: np.concatenate([part[name] for part in parts]) for name in SERIES_COLUMNS[series]}
-
-
-def _keep(columns: Columns, by: tuple[str, ...], max_points: int) -> Columns:
-    kept = keep_indices(*(columns[name] for name in by), max_points=max_points)
-    return {name: values[kept] for name, values in columns.items()}
-
-
-def _chunk_sizes(
-    session: Session, run_id: str, series: str, min_step: int | None, max_step: int | None
-) -> list[tuple[int, int, int]]:
-    """(first_step, last_step, count) of the chunks with points in the step window, in step order."""
-    query = select(SeriesChunk.first_step, SeriesChunk.last_step, SeriesChunk.count).where(
-        SeriesChunk.run_id == run_id, SeriesChunk.series == series
-    )
-    if min_step is not None:
-        query = query.where(SeriesChunk.last_step >= min_step)
-    if max_step is not None:
-        query = query.where(SeriesChunk.first_step <= max_step)
-    return [
-        (first, last, count) for first, last, count in session.execute(query.order_by(SeriesChunk.first_step))
-    ]
-
-
-def _stored_overviews(session: Session, run_id: str, series: str, start: int, end: int) -> int:
-    query = select(func.count()).where(
-        SeriesChunk.run_id == run_id,
-        SeriesChunk.series == overview_series(series),
-        SeriesChunk.first_step >= start,
-        SeriesChunk.first_step <= end,
-    )
-    return int(session.scalar(query) or 0)

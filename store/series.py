@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ SERIES_COLUMNS: dict[str, tuple[str, ...]] = {
 # these columns, so `max_points` on a long series reads ~1/OVERVIEW_FACTOR of its bytes.
 DOWNSAMPLED_BY: dict[str, tuple[str, ...]] = {"range": ("loss", "smoothed_loss"), "batch": ("loss",)}
 OVERVIEW_FACTOR = 32
+OVERVIEW_SUFFIX = ":overview"
 EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 Columns = dict[str, np.ndarray]
@@ -43,7 +44,7 @@ def _insert(session: Session) -> Any:
 
 def overview_series(series: str) -> str:
     """The name under which the overview chunks of `series` are stored."""
-    return f"{series}:overview"
+    return series + OVERVIEW_SUFFIX
 
 
 def append_chunk(
@@ -96,14 +97,16 @@ def read_series(
 ) -> Columns:
     """Points with min_step <= step <= max_step in step order, at most `limit` of them."""
     names = _names(series)
-    where = [SeriesChunk.run_id == run_id, SeriesChunk.series == series]
-    if min_step is not None:
-        where.append(SeriesChunk.last_step >= min_step)
-    if max_step is not None:
-        where.append(SeriesChunk.first_step <= max_step)
+    where = _in_window(run_id, series, min_step, max_step)
+    windows: Iterable[tuple[Any, ...]] = [()]
+    if limit is not None:
+        extents = chunk_extents(
+            session=session, run_id=run_id, series=series, min_step=min_step, max_step=max_step
+        )
+        windows = _windows(extents, limit)
     parts: list[np.ndarray] = []
     taken = 0
-    for window in _windows(session, where, limit):
+    for window in windows:
         query = select(SeriesChunk.count, SeriesChunk.data).where(*where, *window)
         for count, data in _fetch(session, query.order_by(SeriesChunk.first_step)):
             block = np.frombuffer(data, dtype="<f8").reshape(len(names), count)
@@ -121,27 +124,41 @@ def read_series(
     return {name: packed[i] for i, name in enumerate(names)}
 
 
+def chunk_extents(
+    *, session: Session, run_id: str, series: str, min_step: int | None = None, max_step: int | None = None
+) -> list[tuple[int, int, int]]:
+    """(first_step, last_step, count) of the chunks with points in the step window, in step order."""
+    query = select(SeriesChunk.first_step, SeriesChunk.last_step, SeriesChunk.count).where(
+        *_in_window(run_id, series, min_step, max_step)
+    )
+    rows = session.execute(query.order_by(SeriesChunk.first_step))
+    return [(first, last, count) for first, last, count in rows]
+
+
+def _in_window(run_id: str, series: str, min_step: int | None, max_step: int | None) -> list[Any]:
+    where = [SeriesChunk.run_id == run_id, SeriesChunk.series == series]
+    if min_step is not None:
+        where.append(SeriesChunk.last_step >= min_step)
+    if max_step is not None:
+        where.append(SeriesChunk.first_step <= max_step)
+    return where
+
+
 def _names(series: str) -> tuple[str, ...]:
-    return SERIES_COLUMNS[series.removesuffix(":overview")]
+    return SERIES_COLUMNS[series.removesuffix(OVERVIEW_SUFFIX)]
 
 
-def _windows(session: Session, where: list[Any], limit: int | None) -> Iterator[tuple[Any, ...]]:
-    """Step ranges of chunks to fetch in turn: everything at once, or for a page just enough chunks.
+def _windows(sizes: list[tuple[int, int, int]], limit: int) -> Iterator[tuple[Any, ...]]:
+    """Step ranges of chunks to fetch in turn, each with just enough chunks for a page.
 
-    Counting from the chunks' (first_step, count) first keeps a page of a long series from reading it all.
+    Counting from the chunks' extents first keeps a page of a long series from reading it all.
     """
-    if limit is None:
-        yield ()
-        return
-    sizes = session.execute(
-        select(SeriesChunk.first_step, SeriesChunk.count).where(*where).order_by(SeriesChunk.first_step)
-    ).all()
     start = 0
     while start < len(sizes):
         # The first chunk may straddle min_step, so it counts for nothing towards the page.
         end, points = start + 1, 0
         while end < len(sizes) and points < limit:
-            points += sizes[end][1]
+            points += sizes[end][2]
             end += 1
         last = sizes[end - 1][0]
         yield (SeriesChunk.first_step >= sizes[start][0], SeriesChunk.first_step <= last)
