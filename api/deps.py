@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-import anyio.to_thread
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,9 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import ApiError
-from api.hotpath import HotPath
+from api.hotpath import HotPath, read_apart
 from store import comparisons
-from store.db import autocommit
 from store.models import Comparison, Run
 from store.settings import Settings
 from worker.dispatch import Relay
@@ -114,12 +112,10 @@ RunDep = Annotated[Run, Depends(get_owned_run)]
 
 async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: SessionFactoryDep) -> Comparison:
     """The caller's comparison `comparison_id`; another owner's is as unknown as a missing one."""
-
-    def read() -> Comparison | None:
-        with autocommit(factory) as session:
-            return comparisons.get_comparison(session=session, comparison_id=comparison_id, owner=owner)
-
-    comparison = await anyio.to_thread.run_sync(read)
+    comparison = await read_apart(
+        factory,
+        lambda session: comparisons.get_comparison(session=session, comparison_id=comparison_id, owner=owner),
+    )
     if comparison is None:
         raise ApiError(404, "not_found", f"no comparison with id {comparison_id!r}")
     return comparison

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -29,6 +29,7 @@ from store import keys, runs
 from store.db import autocommit, transaction
 from store.models import ApiKey, Run, RunStatus
 
+Found = TypeVar("Found")
 RUNS: Table = Run.__table__  # type: ignore[assignment]
 RUN_QUERY = select(RUNS).where(Run.id == bindparam("run_id"), Run.owner == bindparam("owner"))
 REPLAY_QUERY = select(RUNS).where(Run.owner == bindparam("owner"), Run.idempotency_key == bindparam("key"))
@@ -56,6 +57,16 @@ class HotPath(Protocol):
         """Release the connections."""
 
 
+async def read_apart(factory: sessionmaker[Session], load: Callable[[Session], Found]) -> Found:
+    """`load(session)` as one autocommit statement of its own in a worker thread; rows come back detached."""
+
+    def read() -> Found:
+        with autocommit(factory) as session:
+            return load(session)
+
+    return await anyio.to_thread.run_sync(read)
+
+
 def make_hot_path(factory: sessionmaker[Session], *, pool_size: int) -> HotPath:
     """asyncpg statements for a PostgreSQL engine, the ORM in a worker thread otherwise."""
     engine: Engine = factory.kw["bind"]
@@ -72,25 +83,18 @@ class ThreadedHotPath:
         self._factory = factory
 
     async def run(self, *, run_id: str, owner: str) -> Run | None:
-        def read() -> Run | None:
-            with autocommit(self._factory) as session:
-                return runs.get_run(session=session, run_id=run_id, owner=owner)
-
-        return await anyio.to_thread.run_sync(read)
+        return await read_apart(
+            self._factory, lambda session: runs.get_run(session=session, run_id=run_id, owner=owner)
+        )
 
     async def run_by_idempotency_key(self, *, owner: str, key: str) -> Run | None:
-        def read() -> Run | None:
-            with autocommit(self._factory) as session:
-                return runs.find_by_idempotency_key(session=session, owner=owner, key=key)
-
-        return await anyio.to_thread.run_sync(read)
+        return await read_apart(
+            self._factory,
+            lambda session: runs.find_by_idempotency_key(session=session, owner=owner, key=key),
+        )
 
     async def owner_of(self, *, key: str) -> str | None:
-        def read() -> str | None:
-            with autocommit(self._factory) as session:
-                return keys.owner_of(session=session, key=key)
-
-        return await anyio.to_thread.run_sync(read)
+        return await read_apart(self._factory, lambda session: keys.owner_of(session=session, key=key))
 
     async def accept(self, run: Run, *, max_queued: int) -> bool:
         def write() -> bool:
