@@ -76,7 +76,7 @@ def create(
 ) -> Comparison:
     """Check the limits, commit the comparison with its children, then send the children to the broker."""
     check_limits(settings=settings, spec=spec)
-    queued = runs.count_queued(session=session, owner=owner, up_to=settings.max_queued_per_owner)
+    queued = runs.count_queued(session=session, owner=owner)
     if queued + spec.child_count > settings.max_queued_per_owner:
         raise ApiError(
             429,

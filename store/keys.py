@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from store.models import ApiKey
+from store.models import ApiKey, OwnerQueue
 from store.runs import utcnow
 
 PREFIX = "clr_"
@@ -19,10 +19,16 @@ def digest(key: str) -> str:
 
 
 def create_key(*, session: Session, owner: str, key: str | None = None) -> tuple[ApiKey, str]:
-    """A new key for `owner`; returns the row and the plain key, which is never stored."""
+    """A new key for `owner`; returns the row and the plain key, which is never stored.
+
+    The owner's queue counter is created with the first key, so even the owner's first submits lock a row
+    and the queue limit holds exactly under concurrency.
+    """
     plain = key or PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(owner=owner, prefix=plain[:12], key_hash=digest(plain), created_at=utcnow())
     session.add(row)
+    if session.get(OwnerQueue, owner) is None:
+        session.add(OwnerQueue(owner=owner, queued=0))
     session.flush()
     return row, plain
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: runs, their series chunks and epoch rows, comparisons, API keys."""
+"""SQLAlchemy tables: runs, their series chunks and epoch rows, comparisons, API keys, queue counters."""
 
 from __future__ import annotations
 
@@ -115,12 +115,21 @@ class Run(Base):
         Index("ix_runs_status_updated_at", "status", "updated_at"),
         Index("ix_runs_comparison_id", "comparison_id"),
         Index(
-            "ix_runs_owner_queued",
-            "owner",
-            postgresql_where=text("status = 'queued'"),
-            sqlite_where=text("status = 'queued'"),
+            "ix_runs_undispatched",
+            "created_at",
+            postgresql_where=text("status = 'queued' AND dispatched_at IS NULL"),
+            sqlite_where=text("status = 'queued' AND dispatched_at IS NULL"),
         ),
     )
+
+
+class OwnerQueue(Base):
+    """How many of an owner's runs are queued: kept by triggers on `runs` (migration 0004), not by code."""
+
+    __tablename__ = "owner_queues"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    queued: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class SeriesChunk(Base):

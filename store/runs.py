@@ -8,11 +8,11 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store.ids import new_id
-from store.models import Run, RunKind, RunStatus
+from store.models import OwnerQueue, Run, RunKind, RunStatus
 
 # Every transition the service makes, keyed by the target: a run moves only from these states.
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
@@ -109,10 +109,9 @@ def list_runs(
     return list(session.scalars(query.order_by(Run.id.desc()).limit(limit)))
 
 
-def count_queued(*, session: Session, owner: str, up_to: int | None = None) -> int:
-    """The owner's queued runs, counted no further than `up_to` so the check stays cheap on long queues."""
-    queued = select(Run.id).where(Run.owner == owner, Run.status == RunStatus.QUEUED).limit(up_to)
-    return int(session.scalar(select(func.count()).select_from(queued.subquery())) or 0)
+def count_queued(*, session: Session, owner: str) -> int:
+    """The owner's queued runs: one row of the counter that triggers keep, however long the queue."""
+    return session.scalar(select(OwnerQueue.queued).where(OwnerQueue.owner == owner)) or 0
 
 
 def mark_dispatched(*, session: Session, run_ids: Collection[str]) -> None:
@@ -220,3 +219,18 @@ def reap_lost(*, session: Session, heartbeat_timeout: float) -> list[str]:
             }
             transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)
     return requeued
+
+
+def claim_undispatched(*, session: Session, limit: int) -> list[str]:
+    """Up to `limit` queued runs never sent to the broker, oldest first, locked until the session ends.
+
+    Rows another relay holds are skipped, not waited for (PostgreSQL; SQLite has one writer anyway).
+    """
+    query = (
+        select(Run.id)
+        .where(Run.status == RunStatus.QUEUED, Run.dispatched_at.is_(None))
+        .order_by(Run.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
