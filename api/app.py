@@ -6,7 +6,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio.to_thread
 from celery import Celery
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +19,7 @@ from api.routes import artifacts, comparisons, events, health, jobs, metrics, pl
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
 from worker.app import make_celery
-from worker.dispatch import Relay, Supervisor
+from worker.dispatch import Supervisor
 
 DESCRIPTION = (
     "Learning-rate range tests and cyclical-LR training jobs. "
@@ -56,7 +55,6 @@ def create_app(
         yield
         if settings.supervise:
             supervisor.stop()
-        await anyio.to_thread.run_sync(relay.stop)
         await hot.close()
         if owned_engine is not None:
             owned_engine.dispose()
@@ -68,8 +66,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.celery = celery
     hot = make_hot_path(session_factory, pool_size=settings.hot_pool_size)
-    relay = Relay(celery=celery, factory=session_factory, queue=settings.queue)
-    app.state.hot, app.state.relay = hot, relay
+    app.state.hot = hot
     app.state.owners = OwnerCache(look_up=lambda key: hot.owner_of(key=key), ttl=settings.key_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)

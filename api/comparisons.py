@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from celery import Celery
 from pydantic import BaseModel
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.views import run_out
@@ -18,7 +17,6 @@ from store.comparison_specs import LR_FIND_VARIANT, ComparisonCreate, parse_chil
 from store.models import Comparison, Run, RunStatus
 from store.schemas import RunOut
 from store.settings import Settings
-from worker.dispatch import send_runs
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
@@ -68,13 +66,11 @@ class ComparisonCurves(BaseModel):
 def create(
     *,
     session: Session,
-    factory: sessionmaker[Session],
     settings: Settings,
-    celery: Celery,
     owner: str,
     spec: ComparisonCreate,
 ) -> Comparison:
-    """Check the limits, commit the comparison with its children, then send the children to the broker."""
+    """Check the limits and commit the comparison with its children (a relay sends them to the broker)."""
     check_limits(settings=settings, spec=spec)
     queued = runs.count_queued(session=session, owner=owner)
     if queued + spec.child_count > settings.max_queued_per_owner:
@@ -85,11 +81,10 @@ def create(
             f"{settings.max_queued_per_owner} queued runs",
             headers={"Retry-After": "30"},
         )
-    comparison, created = comparisons.create_comparison(
+    comparison, _ = comparisons.create_comparison(
         session=session, owner=owner, spec=spec, max_attempts=settings.max_attempts
     )
     session.commit()
-    send_runs([run.id for run in created], celery=celery, factory=factory, queue=settings.queue)
     return comparison
 
 

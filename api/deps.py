@@ -20,7 +20,6 @@ from api.hotpath import HotPath, read_apart
 from store import comparisons
 from store.models import Comparison, Run
 from store.settings import Settings
-from worker.dispatch import Relay
 
 bearer = HTTPBearer(auto_error=False, description="An API key created with `clr-service keys create`")
 
@@ -89,14 +88,7 @@ async def get_hot_path(request: Request) -> HotPath:
     return hot
 
 
-async def get_relay(request: Request) -> Relay:
-    """The thread that sends accepted runs to the broker."""
-    relay: Relay = request.app.state.relay
-    return relay
-
-
 HotPathDep = Annotated[HotPath, Depends(get_hot_path)]
-RelayDep = Annotated[Relay, Depends(get_relay)]
 
 
 async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:

@@ -1,4 +1,4 @@
-"""Submitting a job: idempotency, limits, data paths and from_lr_find bounds, then commit and dispatch.
+"""Submitting a job: idempotency, limits, data paths and from_lr_find bounds, then commit (a relay sends it).
 
 The stored request is the validated body as given (all defaults filled in). For a train run with
 `schedule.from_lr_find`, a missing `schedule.base_lr` / `schedule.max_lr` is filled in from that range test's
@@ -20,7 +20,6 @@ from store import runs
 from store.models import Run, RunKind, RunStatus
 from store.schemas import LRFindCreate, ScheduleIn, TrainCreate
 from store.settings import Settings
-from worker.dispatch import Relay
 
 RETRY_AFTER_SECONDS = 30
 
@@ -28,7 +27,6 @@ RETRY_AFTER_SECONDS = 30
 async def submit(
     *,
     hot: HotPath,
-    relay: Relay,
     settings: Settings,
     owner: str,
     body: LRFindCreate | TrainCreate,
@@ -73,8 +71,7 @@ async def submit(
             "this owner; retry once some have started",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    # Committed: the relay sends it; a broker outage leaves dispatched_at NULL for the supervisor.
-    relay.send(run.id)
+    # Committed: a relay process sends it to the broker (worker/relay.py).
     return run, True
 
 

@@ -51,6 +51,7 @@ def under_load(seconds: float, repeats: int, only: str | None = None) -> None:
         flush_redis()
         env = service_env(home, url, REDIS_URL, CLR_MAX_QUEUED_PER_OWNER="100000000")
         service = started.uvicorn("api.app:make_default_app", env, "api")
+        started.relay(env)  # as `clr-service api` starts it: its CPU is part of what a submit costs
         trivial = started.uvicorn("benchmarks.trivial_app:make_app", env, "trivial")
         auth = {"Authorization": f"Bearer {create_key(url)}"}
         run_id = httpx.post(f"{service}/lr-find", json=LR_FIND, headers=auth).json()["id"]
@@ -101,6 +102,7 @@ def while_training(seconds: float) -> None:
         service = started.uvicorn("api.app:make_default_app", env, "api")
         # As `clr-service serve` starts it: the worker's torch threads leave the API a core.
         threads = embedded_worker_threads(Settings())
+        started.relay(env)
         started.worker({**env, "CLR_WORKER_TORCH_THREADS": str(threads)})
         auth = {"Authorization": f"Bearer {create_key(database)}"}
         with httpx.Client(base_url=service, headers=auth, timeout=30) as client:

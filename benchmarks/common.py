@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from cli.main import worker_command
+from cli.main import relay_command, worker_command
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 
@@ -136,6 +136,9 @@ class Processes:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(url + "/healthz"), timeout=60, what=f"{name} to start")
         return url
+
+    def relay(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return self.spawn(relay_command(), env, "relay")
 
     def worker(self, env: dict[str, str], name: str = "worker") -> subprocess.Popen[bytes]:
         command = worker_command(env["CLR_QUEUE"], 1, f"{name}@%h", loglevel="WARNING")

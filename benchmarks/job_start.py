@@ -2,7 +2,7 @@
 
 Run: python benchmarks/job_start.py [--repeats N]
 
-One uvicorn and one Celery worker (prefork, concurrency 1) per stack, the worker already idle on its queue.
+One uvicorn, one relay and one Celery worker (prefork, concurrency 1) per stack, the worker idle on its queue.
 Each repeat posts a range test, polls GET /runs/{id} every 10 ms until it reads `running`, then cancels it and
 waits for the worker to be free again. Targets: < 1 s with Redis (PostgreSQL), < 2 s embedded (SQLite).
 """
@@ -45,6 +45,7 @@ def start_times(home: Path, database: str, broker: str, repeats: int) -> list[fl
     env = service_env(home, database, broker, CLR_WORKER_TORCH_THREADS="1")
     with processes(home) as started:
         base = started.uvicorn("api.app:make_default_app", env, "api")
+        started.relay(env)
         started.worker(env)
         auth = {"Authorization": f"Bearer {create_key(database)}"}
         seconds: list[float] = []

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -44,17 +46,25 @@ def api(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
 ) -> None:
-    """Serve the HTTP API alone (run `migrate` first)."""
-    uvicorn.run(
-        "api.app:make_default_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker."""
+    with _beside([relay_command()] if relay else [], os.environ):
+        uvicorn.run(
+            "api.app:make_default_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+
+
+@app.command("relay")
+def relay_process() -> None:
+    """Send committed runs to the broker (`api` and `serve` start one; any number may run)."""
+    os.execvp(sys.executable, relay_command())
 
 
 @app.command()
@@ -70,6 +80,11 @@ def worker(
 def embedded_worker_threads(settings: Settings) -> int:
     """Torch threads of the worker `serve` starts: all cores but one, left to the API, unless set."""
     return settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
+
+
+def relay_command() -> list[str]:
+    """The relay's command line (worker/relay.py)."""
+    return [sys.executable, "-m", "worker.relay"]
 
 
 def worker_command(
@@ -104,12 +119,21 @@ def serve(
     upgrade(settings.resolved_database_url)
     _ensure_local_key()
     env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(embedded_worker_threads(settings))}
-    worker_process = subprocess.Popen(worker_command(settings.queue, 1, "embedded@%h"), env=env)
-    try:
+    with _beside([worker_command(settings.queue, 1, "embedded@%h"), relay_command()], env):
         uvicorn.run("api.app:make_default_app", factory=True, host=host, port=port, log_level="info")
+
+
+@contextmanager
+def _beside(commands: list[list[str]], env: Mapping[str, str]) -> Iterator[None]:
+    """These commands as child processes while the block runs, stopped with SIGTERM after it."""
+    children = [subprocess.Popen(command, env=dict(env)) for command in commands]
+    try:
+        yield
     finally:
-        worker_process.send_signal(signal.SIGTERM)
-        worker_process.wait(timeout=30)
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(timeout=30)
 
 
 def _ensure_local_key() -> None:

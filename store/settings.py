@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     # Connections of each API process's asyncpg pool for what most requests do (PostgreSQL only).
     hot_pool_size: int = Field(default=4, ge=1)
 
-    # Job supervision: the API process re-sends undelivered runs and reaps runs of silent workers.
+    # The relay (`python -m worker.relay`, started by `api` and `serve`) sends committed runs to the broker.
+    relay_interval: float = Field(default=0.05, gt=0)  # seconds between passes that found a partial batch
+    relay_batch_size: int = Field(default=200, ge=1)
+
+    # Job supervision: the API process sends runs no relay sent and reaps runs of silent workers.
     supervise: bool = True
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 60.0

@@ -1,11 +1,10 @@
-"""Sending runs to the broker, and the supervisor that re-sends lost messages and reaps silent workers."""
+"""Sending runs to the broker, and the supervisor that sends what no relay sent and reaps silent workers."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
-from queue import SimpleQueue
 
 import httpx
 from celery import Celery
@@ -20,20 +19,27 @@ from worker.webhooks import deliver_due
 log = logging.getLogger(__name__)
 
 
-def send_runs(run_ids: list[str], *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
-    """Send the tasks of committed runs in one batch and record them dispatched; False if the broker refused.
-
-    One round trip where the transport batches (Redis). A run whose message is refused, or whose record fails,
-    keeps `dispatched_at` NULL and the supervisor sends it again (a duplicate message starts nothing twice).
-    """
-    if not run_ids:
-        return True
+def publish(run_ids: list[str], *, celery: Celery, queue: str) -> bool:
+    """Send the tasks of these runs in one batch (one round trip on Redis); False if the broker refused."""
     try:
         with celery.producer_or_acquire() as producer, producer.batch(max_size=2 * len(run_ids) + 1):
             for run_id in run_ids:
                 celery.send_task(RUN_TASK, args=[run_id], queue=queue, producer=producer)
-    except Exception as error:  # kombu raises many kinds; the supervisor sends these runs again
+    except Exception as error:  # kombu raises many kinds; the caller leaves these runs to be sent again
         log.warning("could not send runs %s to the broker: %s", ", ".join(run_ids), error)
+        return False
+    return True
+
+
+def send_runs(run_ids: list[str], *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
+    """Publish committed runs and record them dispatched; False if the broker refused.
+
+    A run whose message is refused, or whose record fails, keeps `dispatched_at` NULL and is sent again
+    (a duplicate message starts nothing twice).
+    """
+    if not run_ids:
+        return True
+    if not publish(run_ids, celery=celery, queue=queue):
         return False
     try:
         with autocommit(factory) as session:
@@ -41,48 +47,6 @@ def send_runs(run_ids: list[str], *, celery: Celery, factory: sessionmaker[Sessi
     except Exception:
         log.exception("could not record %d runs dispatched; the supervisor sends them again", len(run_ids))
     return True
-
-
-class Relay:
-    """Sends committed runs to the broker from a thread of its own, in batches (`send_runs`).
-
-    `send` only queues the id, so a request never waits on the broker; a run whose message is lost with this
-    process keeps `dispatched_at` NULL and the supervisor sends it again.
-    """
-
-    def __init__(
-        self, *, celery: Celery, factory: sessionmaker[Session], queue: str, batch_size: int = 200
-    ) -> None:
-        self._celery, self._factory, self._queue, self._batch_size = celery, factory, queue, batch_size
-        self._pending: SimpleQueue[str | None] = SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
-
-    def send(self, run_id: str) -> None:
-        """Queue `run_id` for the broker; the thread starts with the first one."""
-        with self._starting:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="clr-relay", daemon=True)
-                self._thread.start()
-        self._pending.put(run_id)
-
-    def stop(self, timeout: float = 10) -> None:
-        """Send what is queued, then end the thread."""
-        with self._starting:
-            thread = self._thread
-        if thread is not None:
-            self._pending.put(None)
-            thread.join(timeout)
-
-    def _loop(self) -> None:
-        stopping = False
-        while not stopping:
-            batch = [self._pending.get()]
-            while len(batch) < self._batch_size and not self._pending.empty():
-                batch.append(self._pending.get())
-            stopping = None in batch
-            run_ids = [run_id for run_id in batch if run_id is not None]
-            send_runs(run_ids, celery=self._celery, factory=self._factory, queue=self._queue)
 
 
 def supervise_once(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api import comparisons
 from api.comparisons import ComparisonCurves, ComparisonOut, ComparisonPage
-from api.deps import CeleryDep, ComparisonDep, OwnerDep, SessionDep, SessionFactoryDep, SettingsDep
+from api.deps import ComparisonDep, OwnerDep, SessionDep, SettingsDep
 from store.comparison_specs import ComparisonCreate
 from store.schemas import Problem
 
@@ -30,14 +30,10 @@ def create_comparison(
     response: Response,
     owner: OwnerDep,
     session: SessionDep,
-    factory: SessionFactoryDep,
     settings: SettingsDep,
-    celery: CeleryDep,
 ) -> ComparisonOut:
     """Queue a train run per variant and seed (and a range test first with `clr_bounds_from_lr_find`)."""
-    comparison = comparisons.create(
-        session=session, factory=factory, settings=settings, celery=celery, owner=owner, spec=body
-    )
+    comparison = comparisons.create(session=session, settings=settings, owner=owner, spec=body)
     response.headers["Location"] = f"/comparisons/{comparison.id}"
     return comparisons.comparison_out(session=session, comparison=comparison)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from api.deps import HotPathDep, OwnerDep, RelayDep, SettingsDep
+from api.deps import HotPathDep, OwnerDep, SettingsDep
 from api.submit import submit
 from api.views import run_out
 from store.models import Run
@@ -39,15 +39,14 @@ SubmitJob = Callable[[LRFindCreate | TrainCreate], Awaitable[tuple[Run, bool]]]
 async def get_submitter(
     owner: OwnerDep,
     hot: HotPathDep,
-    relay: RelayDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> SubmitJob:
-    """`submit` bound to the request's owner, database, relay and Idempotency-Key."""
+    """`submit` bound to the request's owner, database and Idempotency-Key."""
 
     async def submit_job(body: LRFindCreate | TrainCreate) -> tuple[Run, bool]:
         return await submit(
-            hot=hot, relay=relay, settings=settings, owner=owner, body=body, idempotency_key=idempotency_key
+            hot=hot, settings=settings, owner=owner, body=body, idempotency_key=idempotency_key
         )
 
     return submit_job

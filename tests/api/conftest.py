@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +25,7 @@ from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
 from worker.app import make_celery
+from worker.relay import relay_once, run_relay
 
 QUEUE = f"api-test-{uuid.uuid4().hex[:8]}"
 DOWN_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -77,7 +79,7 @@ def broker(redis_url: str) -> Iterator[redis.Redis]:
 def sent_run_ids(broker: redis.Redis) -> Callable[..., list[str]]:
     """The run ids of the `clr.run` messages in the test queue, oldest first, once `at_least` are there.
 
-    Submitted runs reach the broker through the app's relay thread, a moment after the 202.
+    Submitted runs reach the broker through a relay (the `relay` fixture), a moment after the 202.
     """
 
     def sent(at_least: int = 0, timeout: float = 10) -> list[str]:
@@ -94,6 +96,32 @@ def sent_run_ids(broker: redis.Redis) -> Callable[..., list[str]]:
         return ids
 
     return sent
+
+
+@pytest.fixture
+def relay(
+    session_factory: sessionmaker[Session],
+    celery_app: Celery,
+    make_settings: Callable[..., Settings],
+    broker: redis.Redis,
+) -> Iterator[None]:
+    """A relay loop (worker/relay.py) in a thread for this test, sending to the test queue.
+
+    Runs earlier tests left unsent go first and are dropped, so the queue holds this test's runs only.
+    """
+    while relay_once(celery=celery_app, factory=session_factory, queue=QUEUE, batch_size=500):
+        pass
+    broker.delete(QUEUE)
+    stop = threading.Event()
+    settings = make_settings(relay_interval=0.01)
+    thread = threading.Thread(
+        target=run_relay,
+        kwargs={"celery": celery_app, "factory": session_factory, "settings": settings, "stop": stop},
+    )
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -120,7 +148,6 @@ async def make_client(
             )
             # No lifespan runs under ASGITransport: release what the app opened.
             stack.push_async_callback(app.state.hot.close)
-            stack.callback(app.state.relay.stop)
             transport = httpx.ASGITransport(app, raise_app_exceptions=raise_app_exceptions)
             client = httpx.AsyncClient(transport=transport, base_url="http://clr.test")
             return await stack.enter_async_context(client)

@@ -1,4 +1,4 @@
-"""A live service for end-to-end tests: uvicorn and Celery worker processes on a real database and broker."""
+"""A live service for end-to-end tests: uvicorn, relay and Celery worker processes on real servers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cli.main import worker_command
+from cli.main import relay_command, worker_command
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 
@@ -60,6 +60,9 @@ class Service:
         ]
         self.processes.append(self._spawn(command, "api"))
         wait_until(lambda: _healthy(self.base_url), timeout=60, what="the API to start")
+
+    def start_relay(self) -> None:
+        self.processes.append(self._spawn(relay_command(), "relay"))
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         process = self._spawn(worker_command(self.env["CLR_QUEUE"], 1, f"{name}@%h"), name)
@@ -131,6 +134,7 @@ def start_service(env: dict[str, str], home: Path, workers: int = 1) -> Service:
     service = Service(env=env, home=home)
     try:
         service.start_api()
+        service.start_relay()
         for i in range(workers):
             service.start_worker(f"w{i}")
         service.key = service.create_key("e2e")

@@ -1,0 +1,76 @@
+"""The relay: a process of its own that publishes committed runs to the broker (the outbox pattern).
+
+The API only commits a run; this loop claims queued runs not yet sent (`FOR UPDATE SKIP LOCKED`, so any
+number of relays share the work and none sends a run another holds), publishes their tasks in one batch
+and records them dispatched in the same transaction. Measured on 2 cores (benchmarks/api_load.py), building
+and publishing Celery messages in a thread of the API process took a fifth of its GIL time, which
+`POST /lr-find` needs for requests. `clr-service api` and `clr-service serve` start one beside uvicorn; a
+run no relay sends is sent by the API's supervisor after `dispatch_timeout`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import runs
+from store.db import make_engine, make_sessionmaker, transaction
+from store.settings import Settings, get_settings
+from worker.app import make_celery
+from worker.dispatch import publish
+
+log = logging.getLogger(__name__)
+
+
+def relay_once(*, celery: Celery, factory: sessionmaker[Session], queue: str, batch_size: int) -> int:
+    """Publish up to `batch_size` queued runs never sent, oldest first; the number published.
+
+    A refused publish rolls back: the runs stay unsent and are claimed again on the next pass.
+    """
+    with transaction(factory) as session:
+        run_ids = runs.claim_undispatched(session=session, limit=batch_size)
+        if not run_ids or not publish(run_ids, celery=celery, queue=queue):
+            return 0
+        runs.mark_dispatched(session=session, run_ids=run_ids)
+    return len(run_ids)
+
+
+def run_relay(
+    *, celery: Celery, factory: sessionmaker[Session], settings: Settings, stop: threading.Event
+) -> None:
+    """`relay_once` until `stop` is set: again at once after a full batch, else after `relay_interval`."""
+    while not stop.is_set():
+        try:
+            sent = relay_once(
+                celery=celery, factory=factory, queue=settings.queue, batch_size=settings.relay_batch_size
+            )
+        except Exception:  # the database may be restarting: keep the process, try again
+            log.exception("relay pass failed; retrying in %s s", settings.relay_interval)
+            sent = 0
+        if sent < settings.relay_batch_size:
+            stop.wait(settings.relay_interval)
+
+
+def main() -> None:
+    """`python -m worker.relay`: relay with the environment's settings until SIGTERM or SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url, pool_size=1, max_overflow=0)
+    celery = make_celery(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("relay sending queued runs to queue %r every %s s", settings.queue, settings.relay_interval)
+    try:
+        run_relay(celery=celery, factory=make_sessionmaker(engine), settings=settings, stop=stop)
+    finally:
+        celery.close()
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
