@@ -18,6 +18,6 @@ run() {
     echo "($((SECONDS - start)) s)"
 }
 
-run benchmarks.train_speed --device cuda --repeats 3 --samples 16384
-run benchmarks.train_speed --device cuda --repeats 3 --samples 16384 --amp bf16 --channels-last
+run benchmarks.train_speed --device cuda --pairs 6 --samples 16384
+run benchmarks.train_speed --device cuda --pairs 6 --samples 16384 --amp bf16 --channels-last
 run benchmarks.gpu_syncs

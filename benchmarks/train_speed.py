@@ -1,11 +1,16 @@
 """Overhead of training through the service and of clr.range_test, against a hand loop and torch-lr-finder.
 
-Run: python benchmarks/train_speed.py [--device cpu|cuda] [--repeats N] [--amp] [--channels-last]
+Run: python benchmarks/train_speed.py [--device cpu|cuda] [--pairs N] [--amp] [--channels-last]
 
 (a) `clr.train` with the worker's own callables (`worker.jobs.training_callbacks`): every batch's loss and
 LR recorded and persisted by the worker's Recorder into a migrated SQLite database, an epoch row and a
 checkpoint per epoch; against a minimal hand-written loop on the same model, data and batch size.
 (b) `clr.range_test` against torch-lr-finder's `range_test` over the same batches.
+
+Each comparison runs in pairs, back to back, the order alternating; the figure is the median of the pairs'
+ratios, with a 90 % bootstrap interval of that median. On a shared 2-core machine the same loop's time varies
+by 15 % or more from one run to the next (CPU time with it, so it is the machine's speed, not scheduling): a
+ratio of two medians drifts with it, a pair's ratio much less.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import contextlib
 import copy
 import io
+import random
 import shutil
 import statistics
 import sys
@@ -131,10 +137,10 @@ def _clr_range(model: nn.Module, batches: object, num_iter: int) -> None:
 
 
 def main() -> None:
-    """Time both comparisons with interleaved repeats and print medians."""
+    """Time both comparisons in alternating pairs and print the median ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--repeats", type=int, default=3, help="pairs of each order (2N runs of each)")
+    parser.add_argument("--pairs", type=int, default=10, help="timed pairs of each comparison")
     parser.add_argument("--num-iter", type=int, default=60)
     parser.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
     parser.add_argument("--channels-last", action="store_true")
@@ -154,10 +160,6 @@ def main() -> None:
     samples = EPOCHS * data.batches_per_epoch * BATCH
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, drop_last=True)
 
-    hand: list[float] = []
-    ours: list[float] = []
-    finder: list[float] = []
-    ranged: list[float] = []
     store = Path(tempfile.mkdtemp(prefix="clr-train-speed-"))
     database = f"sqlite:///{store / 'clr.db'}"
     upgrade(database)
@@ -165,41 +167,58 @@ def main() -> None:
     factory = make_sessionmaker(engine)
     _timed(lambda: _hand_loop(copy.deepcopy(initial), data, train), device)  # warm-up
     _timed(lambda: _clr_train(copy.deepcopy(initial), data, train, factory, store), device)
-    # Each comparison in a block of its own, in pairs whose order alternates (an even count of repeats).
-    for r in range(2 * args.repeats):
-        pair = [
-            (hand, lambda: _hand_loop(copy.deepcopy(initial), data, train)),
-            (ours, lambda: _clr_train(copy.deepcopy(initial), data, train, factory, store)),
-        ]
-        for times, fn in pair if r % 2 == 0 else pair[::-1]:
-            times.append(_timed(fn, device))
-    for r in range(2 * args.repeats):
-        pair = [
-            (finder, lambda: _lr_finder(copy.deepcopy(initial), loader, args.num_iter, device)),
-            (ranged, lambda: _clr_range(copy.deepcopy(initial), loader, args.num_iter)),
-        ]
-        for times, fn in pair if r % 2 == 0 else pair[::-1]:
-            times.append(_timed(fn, device))
-
-    hand_rate = samples / statistics.median(hand)
-    ours_rate = samples / statistics.median(ours)
-    finder_s, ranged_s = statistics.median(finder), statistics.median(ranged)
+    hand, ours = _pairs(
+        lambda: _hand_loop(copy.deepcopy(initial), data, train),
+        lambda: _clr_train(copy.deepcopy(initial), data, train, factory, store),
+        args.pairs,
+        device,
+    )
+    finder, ranged = _pairs(
+        lambda: _lr_finder(copy.deepcopy(initial), loader, args.num_iter, device),
+        lambda: _clr_range(copy.deepcopy(initial), loader, args.num_iter),
+        args.pairs,
+        device,
+    )
+    train_ratios = [h / o for h, o in zip(hand, ours, strict=True)]  # time ratio = samples/s ratio
+    range_ratios = [r / f for f, r in zip(finder, ranged, strict=True)]
     out = sys.stdout
     engine.dispose()
     shutil.rmtree(store, ignore_errors=True)
     out.write(
-        f"device={device} threads={torch.get_num_threads()} runs={2 * args.repeats} each (medians) "
-        f"amp={train.amp} channels_last={train.channels_last} samples={args.samples}\n"
+        f"device={device} threads={torch.get_num_threads()} pairs={args.pairs} amp={train.amp} "
+        f"channels_last={train.channels_last} samples={args.samples}; baseline runs varied "
+        f"{max(hand) / min(hand):.2f}x between slowest and fastest\n"
     )
-    out.write(f"{'comparison':<44}{'baseline':>14}{'clr':>14}{'ratio':>8}  target\n")
+    out.write(f"{'comparison':<44}{'baseline':>10}{'clr':>10}{'ratio':>8}{'90% interval':>14}  target\n")
+    hand_rate, ours_rate = samples / statistics.median(hand), samples / statistics.median(ours)
     out.write(
-        f"{'(a) train samples/s, recorded and persisted':<44}{hand_rate:>14.1f}{ours_rate:>14.1f}"
-        f"{ours_rate / hand_rate:>8.3f}  >= 0.97\n"
+        f"{'(a) train samples/s, recorded and persisted':<44}{hand_rate:>10.1f}{ours_rate:>10.1f}"
+        f"{statistics.median(train_ratios):>8.3f}{_interval(train_ratios):>14}  >= 0.97\n"
     )
     out.write(
-        f"{f'(b) range test seconds, {args.num_iter} iters':<44}{finder_s:>14.3f}{ranged_s:>14.3f}"
-        f"{ranged_s / finder_s:>8.3f}  <= 1.0\n"
+        f"{f'(b) range test seconds, {args.num_iter} iters':<44}{statistics.median(finder):>10.3f}"
+        f"{statistics.median(ranged):>10.3f}{statistics.median(range_ratios):>8.3f}"
+        f"{_interval(range_ratios):>14}  <= 1.0\n"
     )
+
+
+def _pairs(
+    baseline: Callable[[], object], ours: Callable[[], object], pairs: int, device: torch.device
+) -> tuple[list[float], list[float]]:
+    """Seconds of each side over `pairs` back-to-back pairs, the order alternating."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for pair in range(pairs):
+        sides = [(times[0], baseline), (times[1], ours)]
+        for out, fn in sides if pair % 2 == 0 else sides[::-1]:
+            out.append(_timed(fn, device))
+    return times
+
+
+def _interval(ratios: list[float], resamples: int = 2000) -> str:
+    """A 90 % bootstrap interval of the median of `ratios` (seeded: the same ratios, the same interval)."""
+    draw = random.Random(0)
+    medians = sorted(statistics.median(draw.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    return f"{medians[resamples // 20]:.3f}-{medians[-resamples // 20]:.3f}"
 
 
 if __name__ == "__main__":
