@@ -197,10 +197,13 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
             "detail": "the comparison was cancelled before its variants were released",
         },
     )
+    session.commit()
+    # A commit per child: cancelling a queued run locks its owner's queue counter until commit, and holding
+    # that while waiting for the next child's row could deadlock with a worker starting that child.
     for run in comparisons.children(session=session, comparison_id=comparison.id):
         if not RunStatus(run.status).is_terminal:
             runs.request_cancel(session=session, run_id=run.id)
-    session.commit()
+            session.commit()
     session.expire_all()
     cancelled = comparisons.get_comparison(
         session=session, comparison_id=comparison.id, owner=comparison.owner

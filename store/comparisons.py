@@ -107,10 +107,13 @@ def stop_release(*, session: Session, comparison_id: str, error: dict[str, Any] 
 def release_due(*, session: Session, max_attempts: int) -> list[str]:
     """Create the held variants of comparisons whose range test succeeded; returns the new run ids.
 
-    Claiming a comparison is a conditional update of `pending_release`, so two passes never both create.
+    Claiming a comparison is a conditional update of `pending_release`, so two passes never both create;
+    both take comparisons (and with their children, owners' queue counters) in id order, so neither waits
+    for a lock the other holds while holding one it needs.
     """
     created: list[str] = []
-    held = session.scalars(select(Comparison).where(Comparison.pending_release.is_(True)).limit(100)).all()
+    pending = select(Comparison).where(Comparison.pending_release.is_(True)).order_by(Comparison.id)
+    held = session.scalars(pending.limit(100)).all()
     for comparison in held:
         key = child_key(comparison.id, LR_FIND_VARIANT, 0)
         lr_find = runs.find_by_idempotency_key(session=session, owner=comparison.owner, key=key)

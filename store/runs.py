@@ -192,33 +192,42 @@ def runs_to_dispatch(*, session: Session, undispatched_after: float, redispatch_
     return list(session.scalars(query))
 
 
-def reap_lost(*, session: Session, heartbeat_timeout: float) -> list[str]:
-    """Mark runs whose worker went silent lost, then queue them again or fail them; returns requeued ids."""
+def silent_runs(*, session: Session, heartbeat_timeout: float) -> list[Run]:
+    """Active runs whose worker sent no heartbeat for `heartbeat_timeout` seconds."""
     cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
     silent = (
         select(Run)
         .where(Run.status.in_([s.value for s in ACTIVE]), Run.heartbeat_at < cutoff)
+        .order_by(Run.id)
         .execution_options(populate_existing=True)
     )
-    requeued: list[str] = []
-    for run in session.scalars(silent).all():
-        reason = f"worker {run.worker} stopped sending heartbeats for {heartbeat_timeout:.0f} s"
-        if run.status == RunStatus.CANCELLING:
-            transition(session=session, run_id=run.id, to=RunStatus.CANCELLED)
-        elif not transition(session=session, run_id=run.id, to=RunStatus.LOST):
-            continue
-        elif run.attempt < run.max_attempts:
-            transition(session=session, run_id=run.id, to=RunStatus.QUEUED, dispatched_at=None, worker=None)
-            requeued.append(run.id)
-        else:
-            error = {
-                "code": "worker_lost",
-                "title": "Worker lost",
-                "detail": f"{reason}; gave up after {run.attempt} attempt(s)",
-                "status": 500,
-            }
-            transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)
-    return requeued
+    return list(session.scalars(silent).all())
+
+
+def reap(*, session: Session, run: Run, heartbeat_timeout: float) -> bool:
+    """Mark a silent run lost, then queue it again or fail it; True if it was queued again.
+
+    Give each run a transaction of its own: moving a run into 'queued' locks its owner's queue counter
+    until commit, and a transaction holding it while it waits for another run's row can deadlock with a
+    worker that has locked that run and waits for the counter.
+    """
+    reason = f"worker {run.worker} stopped sending heartbeats for {heartbeat_timeout:.0f} s"
+    if run.status == RunStatus.CANCELLING:
+        transition(session=session, run_id=run.id, to=RunStatus.CANCELLED)
+        return False
+    if not transition(session=session, run_id=run.id, to=RunStatus.LOST):
+        return False
+    if run.attempt < run.max_attempts:
+        transition(session=session, run_id=run.id, to=RunStatus.QUEUED, dispatched_at=None, worker=None)
+        return True
+    error = {
+        "code": "worker_lost",
+        "title": "Worker lost",
+        "detail": f"{reason}; gave up after {run.attempt} attempt(s)",
+        "status": 500,
+    }
+    transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)
+    return False
 
 
 def claim_undispatched(*, session: Session, limit: int) -> list[str]:

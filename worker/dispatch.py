@@ -49,6 +49,18 @@ def send_runs(run_ids: list[str], *, celery: Celery, factory: sessionmaker[Sessi
     return True
 
 
+def reap_silent(*, factory: sessionmaker[Session], heartbeat_timeout: float) -> list[str]:
+    """Reap the runs whose worker went silent, a transaction each (`runs.reap` says why); the ids requeued."""
+    with transaction(factory) as session:
+        silent = runs.silent_runs(session=session, heartbeat_timeout=heartbeat_timeout)
+    requeued = []
+    for run in silent:
+        with transaction(factory) as session:
+            if runs.reap(session=session, run=run, heartbeat_timeout=heartbeat_timeout):
+                requeued.append(run.id)
+    return requeued
+
+
 def supervise_once(
     *,
     celery: Celery,
@@ -60,8 +72,7 @@ def supervise_once(
 
     `client` delivers the webhooks; without one, a client is made for this pass.
     """
-    with transaction(factory) as session:
-        runs.reap_lost(session=session, heartbeat_timeout=settings.heartbeat_timeout)
+    reap_silent(factory=factory, heartbeat_timeout=settings.heartbeat_timeout)
     with transaction(factory) as session:
         released = comparisons.release_due(session=session, max_attempts=settings.max_attempts)
     with transaction(factory) as session:

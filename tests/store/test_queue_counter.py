@@ -13,7 +13,7 @@ from api.hotpath import make_hot_path
 from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Comparison, Run, RunKind, RunStatus
-from tests.store.test_runs import new_run
+from tests.store.test_runs import new_run, reap_all
 
 
 def new_owner() -> str:
@@ -59,7 +59,7 @@ def test_reaper_requeue_counts_the_run_again(session: Session) -> None:
     assert queued(session, owner) == 0
     old = runs.utcnow() - timedelta(seconds=120)
     session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-    assert runs.reap_lost(session=session, heartbeat_timeout=60) == [run.id]
+    assert reap_all(session) == [run.id]
     assert queued(session, owner) == 1
 
 

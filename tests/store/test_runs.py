@@ -23,6 +23,12 @@ def new_run(session: Session, owner: str = "team-a", **extra: object) -> Run:
     )
 
 
+def reap_all(session: Session) -> list[str]:
+    """What the supervisor does (a transaction per run there); the ids queued again."""
+    silent = runs.silent_runs(session=session, heartbeat_timeout=60)
+    return [run.id for run in silent if runs.reap(session=session, run=run, heartbeat_timeout=60)]
+
+
 def status_of(session: Session, run_id: str) -> str:
     run = runs.get_run(session=session, run_id=run_id)
     assert run is not None
@@ -76,7 +82,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
         assert runs.start_run(session=session, run_id=run.id, worker=f"w{attempt}")
         old = runs.utcnow() - timedelta(seconds=120)
         session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-        requeued = runs.reap_lost(session=session, heartbeat_timeout=60)
+        requeued = reap_all(session)
         assert requeued == ([run.id] if attempt == 1 else [])
     session.refresh(run)
     assert run.status == RunStatus.FAILED
@@ -87,7 +93,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
 def test_reaper_leaves_runs_with_fresh_heartbeats(session: Session) -> None:
     run = new_run(session)
     runs.start_run(session=session, run_id=run.id, worker="w")
-    assert runs.reap_lost(session=session, heartbeat_timeout=60) == []
+    assert reap_all(session) == []
     assert status_of(session, run.id) == RunStatus.RUNNING
 
 
