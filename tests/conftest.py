@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +30,8 @@ def unavailable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to head, dropped afterwards."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+def create_postgres_database(admin: Engine) -> str:
+    """A fresh PostgreSQL database migrated to head; its URL."""
     name = f"clr_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as connection:
@@ -42,9 +40,50 @@ def postgres_url() -> Iterator[str]:
         unavailable("PostgreSQL", error)
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
-    yield url
+    return url
+
+
+def drop_postgres_database(admin: Engine, url: str) -> None:
     with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated to head, dropped afterwards."""
+    url = create_postgres_database(postgres_admin)
+    yield url
+    drop_postgres_database(postgres_admin, url)
+
+
+@pytest.fixture(scope="session")
+def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """`own_database("postgres" | "sqlite")`: a fresh migrated database for one live service.
+
+    Live services run a relay, which sends every queued run it finds: on the shared databases it would
+    send the runs other tests left queued to its workers.
+    """
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('own-db') / 'clr.db'}"
+            upgrade(url)
+            return url
+        created.append(create_postgres_database(admin))
+        return created[-1]
+
+    yield make
+    for url in created:
+        drop_postgres_database(admin, url)
     admin.dispose()
 
 

@@ -148,10 +148,11 @@ def start_service(env: dict[str, str], home: Path, workers: int = 1) -> Service:
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The production stack (PostgreSQL + Redis) and the embedded default (SQLite + SQLAlchemy broker)."""
     home = tmp_path_factory.mktemp(request.param)
+    own_database = request.getfixturevalue("own_database")
     if request.param == "postgres-redis":
-        env = service_env(home, request.getfixturevalue("postgres_url"), request.getfixturevalue("redis_url"))
+        env = service_env(home, own_database("postgres"), request.getfixturevalue("redis_url"))
     else:
-        env = service_env(home, request.getfixturevalue("sqlite_url"), f"sqla+sqlite:///{home / 'broker.db'}")
+        env = service_env(home, own_database("sqlite"), f"sqla+sqlite:///{home / 'broker.db'}")
     service = start_service(env, home)
     yield service
     service.stop()

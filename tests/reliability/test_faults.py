@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,13 @@ FAST_SUPERVISION = {"CLR_SWEEP_INTERVAL": "0.5", "CLR_DISPATCH_TIMEOUT": "1"}
 
 
 @pytest.fixture(scope="module")
-def sqlite_service(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def sqlite_service(
+    own_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
     """The embedded stack (SQLite + SQLAlchemy broker) with one worker, shared by this module's tests."""
     home = tmp_path_factory.mktemp("reliability-sqlite")
-    env = service_env(home, sqlite_url, f"sqla+sqlite:///{home / 'broker.db'}", CLR_HEARTBEAT_INTERVAL="0.5")
+    broker = f"sqla+sqlite:///{home / 'broker.db'}"
+    env = service_env(home, own_database("sqlite"), broker, CLR_HEARTBEAT_INTERVAL="0.5")
     service = start_service(env, home)
     yield service
     service.stop()
@@ -33,13 +36,13 @@ def sqlite_service(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def postgres_service(
-    postgres_url: str, own_redis: OwnRedis, tmp_path_factory: pytest.TempPathFactory
+    own_database: Callable[[str], str], own_redis: OwnRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """PostgreSQL + a Redis of our own, with fast heartbeats and sweeps, and one worker `w0`."""
     home = tmp_path_factory.mktemp("reliability-postgres")
     env = service_env(
         home,
-        postgres_url,
+        own_database("postgres"),
         own_redis.url,
         CLR_HEARTBEAT_TIMEOUT="3",
         CLR_HEARTBEAT_INTERVAL="0.5",
