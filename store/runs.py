@@ -231,15 +231,31 @@ def reap(*, session: Session, run: Run, heartbeat_timeout: float) -> bool:
 
 
 def claim_undispatched(*, session: Session, limit: int) -> list[str]:
-    """Up to `limit` queued runs never sent to the broker, oldest first, locked until the session ends.
+    """Mark up to `limit` queued runs never sent as dispatched, oldest first, in one statement; their ids.
 
-    Rows another relay holds are skipped, not waited for (PostgreSQL; SQLite has one writer anyway).
+    Rows another relay has locked are skipped, not waited for (PostgreSQL); on SQLite the statement runs
+    alone under the database's write lock. Commit before publishing, so no lock is held over the broker call.
     """
-    query = (
+    unsent = (
         select(Run.id)
         .where(Run.status == RunStatus.QUEUED, Run.dispatched_at.is_(None))
         .order_by(Run.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(query))
+    statement = (
+        update(Run)
+        .where(Run.id.in_(unsent.scalar_subquery()))
+        .values(dispatched_at=utcnow())
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.scalars(statement))  # ids sort by creation time
+
+
+def unmark_dispatched(*, session: Session, run_ids: Collection[str]) -> None:
+    """Runs whose messages the broker refused: unsent again, for the next relay pass."""
+    statement = (
+        update(Run).where(Run.id.in_(run_ids), Run.status == RunStatus.QUEUED).values(dispatched_at=None)
+    )
+    session.execute(statement.execution_options(synchronize_session=False))

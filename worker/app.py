@@ -30,7 +30,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        # Fail fast when the broker is down: the run row is already committed and the sweeper re-sends it.
+        # Fail fast when the broker is down: the run row is already committed and is sent again later.
         task_publish_retry_policy={
             "max_retries": 2,
             "interval_start": 0,

@@ -1,8 +1,8 @@
 """The relay: a process of its own that publishes committed runs to the broker (the outbox pattern).
 
-The API only commits a run; this loop claims queued runs not yet sent (`FOR UPDATE SKIP LOCKED`, so any
-number of relays share the work and none sends a run another holds), publishes their tasks in one batch
-and records them dispatched in the same transaction. Measured on 2 cores (benchmarks/api_load.py), building
+The API only commits a run; this loop claims queued runs not yet sent by marking them dispatched (`FOR UPDATE
+SKIP LOCKED`, so any number of relays share the work and no two claim a run), commits, then publishes their
+tasks in one batch. Measured on 2 cores (benchmarks/api_load.py), building
 and publishing Celery messages in a thread of the API process took a fifth of its GIL time, which
 `POST /lr-find` needs for requests. `clr-service api` and `clr-service serve` start one beside uvicorn; a
 run no relay sends is sent by the API's supervisor after `dispatch_timeout`.
@@ -27,15 +27,20 @@ log = logging.getLogger(__name__)
 
 
 def relay_once(*, celery: Celery, factory: sessionmaker[Session], queue: str, batch_size: int) -> int:
-    """Publish up to `batch_size` queued runs never sent, oldest first; the number published.
+    """Claim up to `batch_size` queued runs never sent, oldest first, and publish them; the number published.
 
-    A refused publish rolls back: the runs stay unsent and are claimed again on the next pass.
+    The claim commits before the broker call, so no row stays locked while the broker is slow or down; a
+    refused publish marks the runs unsent again. A relay that dies between the two leaves its claimed runs
+    to the supervisor's re-send after `redispatch_timeout`.
     """
     with transaction(factory) as session:
         run_ids = runs.claim_undispatched(session=session, limit=batch_size)
-        if not run_ids or not publish(run_ids, celery=celery, queue=queue):
-            return 0
-        runs.mark_dispatched(session=session, run_ids=run_ids)
+    if not run_ids:
+        return 0
+    if not publish(run_ids, celery=celery, queue=queue):
+        with transaction(factory) as session:
+            runs.unmark_dispatched(session=session, run_ids=run_ids)
+        return 0
     return len(run_ids)
 
 
@@ -62,12 +67,22 @@ def main() -> None:
     engine = make_engine(settings.resolved_database_url, pool_size=1, max_overflow=0)
     celery = make_celery(settings)
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    # The loop runs in a thread; this one only waits for the signal (setting an Event from a signal
+    # handler could deadlock with the loop's own wait on it).
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    loop = threading.Thread(
+        target=run_relay,
+        kwargs={"celery": celery, "factory": make_sessionmaker(engine), "settings": settings, "stop": stop},
+        name="clr-relay",
+    )
     log.info("relay sending queued runs to queue %r every %s s", settings.queue, settings.relay_interval)
+    loop.start()
     try:
-        run_relay(celery=celery, factory=make_sessionmaker(engine), settings=settings, stop=stop)
+        signal.sigwait(signals)
     finally:
+        stop.set()
+        loop.join()
         celery.close()
         engine.dispose()
 
