@@ -104,42 +104,43 @@ def stop_release(*, session: Session, comparison_id: str, error: dict[str, Any] 
     return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def release_due(*, session: Session, max_attempts: int) -> list[str]:
-    """Create the held variants of comparisons whose range test succeeded; returns the new run ids.
+def held_comparisons(*, session: Session) -> list[str]:
+    """Ids of comparisons whose variants wait for their range test, oldest first."""
+    pending = select(Comparison.id).where(Comparison.pending_release.is_(True)).order_by(Comparison.id)
+    return list(session.scalars(pending.limit(100)))
 
-    Claiming a comparison is a conditional update of `pending_release`, so two passes never both create;
-    both take comparisons (and with their children, owners' queue counters) in id order, so neither waits
-    for a lock the other holds while holding one it needs.
+
+def release(*, session: Session, comparison_id: str, max_attempts: int) -> list[str]:
+    """Create the held variants if the comparison's range test succeeded; the new run ids.
+
+    Claiming the comparison is a conditional update of `pending_release`, so two passes never both create.
+    Release each comparison in a transaction of its own: creating runs locks their owner's queue counter.
     """
-    created: list[str] = []
-    pending = select(Comparison).where(Comparison.pending_release.is_(True)).order_by(Comparison.id)
-    held = session.scalars(pending.limit(100)).all()
-    for comparison in held:
-        key = child_key(comparison.id, LR_FIND_VARIANT, 0)
-        lr_find = runs.find_by_idempotency_key(session=session, owner=comparison.owner, key=key)
-        if lr_find is None or not RunStatus(lr_find.status).is_terminal:
-            continue
-        spec = ComparisonCreate.model_validate(comparison.request)
-        bounds = bounds_from(lr_find.result, lr_find.request["base_lr_factor"])
-        why = None
-        if lr_find.status != RunStatus.SUCCEEDED:
-            why = f"the range test {lr_find.id} ended {lr_find.status}"
-        elif bounds is None:
-            why = f"the range test {lr_find.id} suggested no max_lr"
-        planned: list[PlannedChild] = []
-        if why is None and bounds is not None:
-            try:
-                planned = plan_children(spec, comparison.id, bounds=bounds, lr_find_id=lr_find.id)
-            except ValidationError as invalid:
-                why = f"bounds {bounds} do not fit: " + "; ".join(e["msg"] for e in invalid.errors())
-        if why is not None:
-            problem = {"code": "lr_find_not_usable", "detail": why + "; the cyclic variants were not started"}
-            stop_release(session=session, comparison_id=comparison.id, error=problem)
-            continue
-        if not stop_release(session=session, comparison_id=comparison.id, error=None):
-            continue
-        new = _create_children(
-            session=session, comparison=comparison, planned=planned, max_attempts=max_attempts
-        )
-        created.extend(run.id for run in new)
-    return created
+    comparison = session.get(Comparison, comparison_id)
+    if comparison is None or not comparison.pending_release:
+        return []
+    key = child_key(comparison.id, LR_FIND_VARIANT, 0)
+    lr_find = runs.find_by_idempotency_key(session=session, owner=comparison.owner, key=key)
+    if lr_find is None or not RunStatus(lr_find.status).is_terminal:
+        return []
+    spec = ComparisonCreate.model_validate(comparison.request)
+    bounds = bounds_from(lr_find.result, lr_find.request["base_lr_factor"])
+    why = None
+    if lr_find.status != RunStatus.SUCCEEDED:
+        why = f"the range test {lr_find.id} ended {lr_find.status}"
+    elif bounds is None:
+        why = f"the range test {lr_find.id} suggested no max_lr"
+    planned: list[PlannedChild] = []
+    if why is None and bounds is not None:
+        try:
+            planned = plan_children(spec, comparison.id, bounds=bounds, lr_find_id=lr_find.id)
+        except ValidationError as invalid:
+            why = f"bounds {bounds} do not fit: " + "; ".join(e["msg"] for e in invalid.errors())
+    if why is not None:
+        problem = {"code": "lr_find_not_usable", "detail": why + "; the cyclic variants were not started"}
+        stop_release(session=session, comparison_id=comparison.id, error=problem)
+        return []
+    if not stop_release(session=session, comparison_id=comparison.id, error=None):
+        return []
+    new = _create_children(session=session, comparison=comparison, planned=planned, max_attempts=max_attempts)
+    return [run.id for run in new]

@@ -204,13 +204,24 @@ def silent_runs(*, session: Session, heartbeat_timeout: float) -> list[Run]:
     return list(session.scalars(silent).all())
 
 
-def reap(*, session: Session, run: Run, heartbeat_timeout: float) -> bool:
+def reap(*, session: Session, run_id: str, heartbeat_timeout: float) -> bool:
     """Mark a silent run lost, then queue it again or fail it; True if it was queued again.
 
     Give each run a transaction of its own: moving a run into 'queued' locks its owner's queue counter
     until commit, and a transaction holding it while it waits for another run's row can deadlock with a
     worker that has locked that run and waits for the counter.
     """
+    # Read again, locked: a heartbeat may have come since `silent_runs` looked.
+    cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
+    still_silent = (
+        select(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in ACTIVE]), Run.heartbeat_at < cutoff)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    run = session.scalars(still_silent).one_or_none()
+    if run is None:
+        return False
     reason = f"worker {run.worker} stopped sending heartbeats for {heartbeat_timeout:.0f} s"
     if run.status == RunStatus.CANCELLING:
         transition(session=session, run_id=run.id, to=RunStatus.CANCELLED)

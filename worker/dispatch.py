@@ -56,7 +56,7 @@ def reap_silent(*, factory: sessionmaker[Session], heartbeat_timeout: float) -> 
     requeued = []
     for run in silent:
         with transaction(factory) as session:
-            if runs.reap(session=session, run=run, heartbeat_timeout=heartbeat_timeout):
+            if runs.reap(session=session, run_id=run.id, heartbeat_timeout=heartbeat_timeout):
                 requeued.append(run.id)
     return requeued
 
@@ -74,7 +74,13 @@ def supervise_once(
     """
     reap_silent(factory=factory, heartbeat_timeout=settings.heartbeat_timeout)
     with transaction(factory) as session:
-        released = comparisons.release_due(session=session, max_attempts=settings.max_attempts)
+        held = comparisons.held_comparisons(session=session)
+    released: list[str] = []
+    for comparison_id in held:  # one transaction each (comparisons.release says why)
+        with transaction(factory) as session:
+            released += comparisons.release(
+                session=session, comparison_id=comparison_id, max_attempts=settings.max_attempts
+            )
     with transaction(factory) as session:
         pending = runs.runs_to_dispatch(
             session=session,

@@ -95,11 +95,15 @@ DROP_TRIGGERS = {
         "DROP TRIGGER runs_queued_insert",
     ],
 }
-# Every owner with runs gets a row, at 0 when none is queued: the submit check locks that row, so only an
-# owner's very first submissions can race past the limit.
+# Every owner with runs or keys gets a row, at 0 when none is queued: the submit check locks that row, so no
+# submission races past the limit.
 BACKFILL = """
     INSERT INTO owner_queues (owner, queued)
-    SELECT owner, sum(CASE WHEN status = 'queued' THEN 1 ELSE 0 END) FROM runs GROUP BY owner
+    SELECT owner, sum(queued) FROM (
+        SELECT owner, CASE WHEN status = 'queued' THEN 1 ELSE 0 END AS queued FROM runs
+        UNION ALL
+        SELECT owner, 0 FROM api_keys
+    ) AS owners GROUP BY owner
 """
 
 

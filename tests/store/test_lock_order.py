@@ -9,6 +9,7 @@ it, that the counter is free and the runs before it are committed. PostgreSQL on
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -24,6 +25,10 @@ from store.comparison_specs import ComparisonCreate
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Comparison, OwnerQueue, Run, RunStatus
 from worker.dispatch import reap_silent
+
+WAITING = sa.text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
 
 
 @pytest.fixture
@@ -50,8 +55,12 @@ def while_row_is_held(
         holder.execute(select(Run.id).where(Run.id == run_id).with_for_update())
         thread = threading.Thread(target=work)
         thread.start()
-        thread.join(timeout=1)
-        assert thread.is_alive(), "the work did not wait for the held row"
+        deadline = time.monotonic() + 20
+        with engine.connect() as probe:
+            while not probe.execute(WAITING).scalar():
+                assert thread.is_alive(), "the work ended without waiting for the held row"
+                assert time.monotonic() < deadline, "the work never waited for the held row"
+                time.sleep(0.02)
         check()
         holder.rollback()
     thread.join(timeout=30)

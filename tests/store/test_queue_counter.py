@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+from alembic import command
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.hotpath import make_hot_path
 from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
-from store.models import Comparison, Run, RunKind, RunStatus
+from store.migrate import alembic_config, upgrade
+from store.models import ApiKey, Comparison, OwnerQueue, Run, RunKind, RunStatus
 from tests.store.test_runs import new_run, reap_all
 
 
@@ -122,3 +126,24 @@ def test_concurrent_accepts_admit_exactly_max_queued(postgres_url: str) -> None:
 
 def unsaved_run(owner: str) -> Run:
     return runs.new_run(owner=owner, kind=RunKind.LR_FIND, request={"x": 1}, max_attempts=2)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_the_migration_counts_existing_queued_runs_and_gives_key_owners_a_row(
+    kind: str, own_database: Callable[[str], str]
+) -> None:
+    url = own_database(kind)
+    command.downgrade(alembic_config(url), "0003")
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with transaction(factory) as session:
+        session.add(ApiKey(owner="keyed", prefix="p", key_hash="h", created_at=runs.utcnow()))
+        queued = [new_run(session, "busy").id for _ in range(3)]
+        runs.start_run(session=session, run_id=queued[0], worker="w")
+
+    upgrade(url)
+
+    with factory() as session:
+        counters = dict(session.execute(select(OwnerQueue.owner, OwnerQueue.queued)).all())
+    engine.dispose()
+    assert counters == {"busy": 2, "keyed": 0}
