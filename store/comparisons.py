@@ -110,19 +110,19 @@ def held_comparisons(*, session: Session) -> list[str]:
     return list(session.scalars(pending.limit(100)))
 
 
-def release(*, session: Session, comparison_id: str, max_attempts: int) -> list[str]:
-    """Create the held variants if the comparison's range test succeeded; the new run ids.
+def release(*, session: Session, comparison_id: str, max_attempts: int) -> None:
+    """Create the held variants if the comparison's range test succeeded (a relay sends them).
 
     Claiming the comparison is a conditional update of `pending_release`, so two passes never both create.
     Release each comparison in a transaction of its own: creating runs locks their owner's queue counter.
     """
     comparison = session.get(Comparison, comparison_id)
     if comparison is None or not comparison.pending_release:
-        return []
+        return
     key = child_key(comparison.id, LR_FIND_VARIANT, 0)
     lr_find = runs.find_by_idempotency_key(session=session, owner=comparison.owner, key=key)
     if lr_find is None or not RunStatus(lr_find.status).is_terminal:
-        return []
+        return
     spec = ComparisonCreate.model_validate(comparison.request)
     bounds = bounds_from(lr_find.result, lr_find.request["base_lr_factor"])
     why = None
@@ -139,8 +139,6 @@ def release(*, session: Session, comparison_id: str, max_attempts: int) -> list[
     if why is not None:
         problem = {"code": "lr_find_not_usable", "detail": why + "; the cyclic variants were not started"}
         stop_release(session=session, comparison_id=comparison.id, error=problem)
-        return []
-    if not stop_release(session=session, comparison_id=comparison.id, error=None):
-        return []
-    new = _create_children(session=session, comparison=comparison, planned=planned, max_attempts=max_attempts)
-    return [run.id for run in new]
+        return
+    if stop_release(session=session, comparison_id=comparison.id, error=None):
+        _create_children(session=session, comparison=comparison, planned=planned, max_attempts=max_attempts)

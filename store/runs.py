@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from store.ids import new_id
@@ -192,16 +192,15 @@ def runs_to_dispatch(*, session: Session, undispatched_after: float, redispatch_
     return list(session.scalars(query))
 
 
-def silent_runs(*, session: Session, heartbeat_timeout: float) -> list[Run]:
-    """Active runs whose worker sent no heartbeat for `heartbeat_timeout` seconds."""
+def _silent(heartbeat_timeout: float) -> ColumnElement[bool]:
+    """Active, with no heartbeat for `heartbeat_timeout` seconds."""
     cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
-    silent = (
-        select(Run)
-        .where(Run.status.in_([s.value for s in ACTIVE]), Run.heartbeat_at < cutoff)
-        .order_by(Run.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(session.scalars(silent).all())
+    return Run.status.in_([s.value for s in ACTIVE]) & (Run.heartbeat_at < cutoff)
+
+
+def silent_runs(*, session: Session, heartbeat_timeout: float) -> list[str]:
+    """Ids of the active runs whose worker sent no heartbeat for `heartbeat_timeout` seconds."""
+    return list(session.scalars(select(Run.id).where(_silent(heartbeat_timeout)).order_by(Run.id)))
 
 
 def reap(*, session: Session, run_id: str, heartbeat_timeout: float) -> bool:
@@ -212,10 +211,9 @@ def reap(*, session: Session, run_id: str, heartbeat_timeout: float) -> bool:
     worker that has locked that run and waits for the counter.
     """
     # Read again, locked: a heartbeat may have come since `silent_runs` looked.
-    cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
     still_silent = (
         select(Run)
-        .where(Run.id == run_id, Run.status.in_([s.value for s in ACTIVE]), Run.heartbeat_at < cutoff)
+        .where(Run.id == run_id, _silent(heartbeat_timeout))
         .with_for_update()
         .execution_options(populate_existing=True)
     )

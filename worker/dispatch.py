@@ -54,10 +54,10 @@ def reap_silent(*, factory: sessionmaker[Session], heartbeat_timeout: float) -> 
     with transaction(factory) as session:
         silent = runs.silent_runs(session=session, heartbeat_timeout=heartbeat_timeout)
     requeued = []
-    for run in silent:
+    for run_id in silent:
         with transaction(factory) as session:
-            if runs.reap(session=session, run_id=run.id, heartbeat_timeout=heartbeat_timeout):
-                requeued.append(run.id)
+            if runs.reap(session=session, run_id=run_id, heartbeat_timeout=heartbeat_timeout):
+                requeued.append(run_id)
     return requeued
 
 
@@ -68,17 +68,16 @@ def supervise_once(
     settings: Settings,
     client: httpx.Client | None = None,
 ) -> list[str]:
-    """Reap silent runs, release held variants, (re)send queued runs, then webhooks; returns runs sent.
+    """Reap silent runs, release held variants (a relay sends them), send what no relay sent, then webhooks.
 
-    `client` delivers the webhooks; without one, a client is made for this pass.
+    Returns the runs this pass sent; `client` delivers the webhooks (without one, one is made for the pass).
     """
     reap_silent(factory=factory, heartbeat_timeout=settings.heartbeat_timeout)
     with transaction(factory) as session:
         held = comparisons.held_comparisons(session=session)
-    released: list[str] = []
     for comparison_id in held:  # one transaction each (comparisons.release says why)
         with transaction(factory) as session:
-            released += comparisons.release(
+            comparisons.release(
                 session=session, comparison_id=comparison_id, max_attempts=settings.max_attempts
             )
     with transaction(factory) as session:
@@ -87,8 +86,7 @@ def supervise_once(
             undispatched_after=settings.dispatch_timeout,
             redispatch_after=settings.redispatch_timeout,
         )
-    due = [*released, *pending]
-    sent = due if send_runs(due, celery=celery, factory=factory, queue=settings.queue) else []
+    sent = pending if send_runs(pending, celery=celery, factory=factory, queue=settings.queue) else []
     with contextlib.ExitStack() as stack:
         client = client or stack.enter_context(httpx.Client(follow_redirects=False))
         deliver_due(factory=factory, settings=settings, client=client)

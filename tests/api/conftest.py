@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import json
 import threading
 import time
 import uuid
@@ -24,8 +22,9 @@ from store import keys, runs
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
+from tests.broker import queued_run_ids, send_leftovers
 from worker.app import make_celery
-from worker.relay import relay_once, run_relay
+from worker.relay import run_relay
 
 QUEUE = f"api-test-{uuid.uuid4().hex[:8]}"
 DOWN_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -86,14 +85,7 @@ def sent_run_ids(broker: redis.Redis) -> Callable[..., list[str]]:
         deadline = time.monotonic() + timeout
         while broker.llen(QUEUE) < at_least and time.monotonic() < deadline:
             time.sleep(0.01)
-        ids: list[str] = []
-        for raw in reversed(broker.lrange(QUEUE, 0, -1)):
-            message = json.loads(raw)
-            assert message["headers"]["task"] == "clr.run"
-            args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-            assert kwargs == {}
-            ids.extend(args)
-        return ids
+        return queued_run_ids(broker, QUEUE)
 
     return sent
 
@@ -109,9 +101,7 @@ def relay(
 
     Runs earlier tests left unsent go first and are dropped, so the queue holds this test's runs only.
     """
-    while relay_once(celery=celery_app, factory=session_factory, queue=QUEUE, batch_size=500):
-        pass
-    broker.delete(QUEUE)
+    send_leftovers(celery_app, session_factory, QUEUE, broker)
     stop = threading.Event()
     settings = make_settings(relay_interval=0.01)
     thread = threading.Thread(

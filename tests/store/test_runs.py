@@ -26,7 +26,7 @@ def new_run(session: Session, owner: str = "team-a", **extra: object) -> Run:
 def reap_all(session: Session) -> list[str]:
     """What the supervisor does (a transaction per run there); the ids queued again."""
     silent = runs.silent_runs(session=session, heartbeat_timeout=60)
-    return [run.id for run in silent if runs.reap(session=session, run_id=run.id, heartbeat_timeout=60)]
+    return [run_id for run_id in silent if runs.reap(session=session, run_id=run_id, heartbeat_timeout=60)]
 
 
 def status_of(session: Session, run_id: str) -> str:

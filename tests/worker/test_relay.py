@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +21,7 @@ from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
+from tests.broker import queued_run_ids, send_leftovers
 from worker.app import make_celery
 from worker.relay import relay_once
 
@@ -49,22 +48,6 @@ def celery_app(redis_url: str, queue: str) -> Iterator[Celery]:
     app.close()
 
 
-def sent(broker: redis.Redis, queue: str) -> list[str]:
-    """The run ids of the messages in `queue`, oldest first."""
-    ids: list[str] = []
-    for raw in reversed(broker.lrange(queue, 0, -1)):
-        args, _, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
-        ids.extend(args)
-    return ids
-
-
-def drain(celery: Celery, factory: sessionmaker[Session], queue: str, broker: redis.Redis) -> None:
-    """Send what earlier tests left unsent, and drop it: the queue then holds this test's runs only."""
-    while relay_once(celery=celery, factory=factory, queue=queue, batch_size=1000):
-        pass
-    broker.delete(queue)
-
-
 def create_runs(factory: sessionmaker[Session], count: int) -> list[str]:
     with transaction(factory) as session:
         return [
@@ -78,7 +61,7 @@ def create_runs(factory: sessionmaker[Session], count: int) -> list[str]:
 def test_the_relay_sends_each_unsent_queued_run_once_and_records_it_dispatched(
     session_factory: sessionmaker[Session], celery_app: Celery, broker: redis.Redis, queue: str
 ) -> None:
-    drain(celery_app, session_factory, queue, broker)
+    send_leftovers(celery_app, session_factory, queue, broker)
     waiting, started, dispatched = create_runs(session_factory, 3)
     with transaction(session_factory) as session:
         runs.start_run(session=session, run_id=started, worker="w")
@@ -88,7 +71,7 @@ def test_the_relay_sends_each_unsent_queued_run_once_and_records_it_dispatched(
     assert relay_once(celery=celery_app, factory=session_factory, queue=queue, batch_size=10) == 2
     assert relay_once(celery=celery_app, factory=session_factory, queue=queue, batch_size=10) == 0
 
-    assert sent(broker, queue) == [waiting, first]
+    assert queued_run_ids(broker, queue) == [waiting, first]
     with session_factory() as session:
         stored = {run_id: runs.get_run(session=session, run_id=run_id) for run_id in (waiting, first)}
     assert all(run is not None and run.dispatched_at is not None for run in stored.values())
@@ -99,7 +82,7 @@ def test_relays_at_once_send_every_run_exactly_once(
 ) -> None:
     engine = make_engine(postgres_url)
     factory = make_sessionmaker(engine)
-    drain(celery_app, factory, queue, broker)
+    send_leftovers(celery_app, factory, queue, broker)
     created = create_runs(factory, 300)
 
     def relay() -> None:
@@ -113,7 +96,7 @@ def test_relays_at_once_send_every_run_exactly_once(
         thread.join(timeout=60)
     engine.dispose()
 
-    messages = sent(broker, queue)
+    messages = queued_run_ids(broker, queue)
     assert len(messages) == len(set(messages)) == 300, "no run is sent twice by relays at once"
     assert set(messages) == set(created)
 
@@ -124,7 +107,7 @@ def test_the_relay_process_sends_a_new_run_at_its_next_pass_and_stops_on_sigterm
     engine = make_engine(postgres_url)
     factory = make_sessionmaker(engine)
     with make_celery(Settings(broker_url=redis_url, queue=queue)) as celery:
-        drain(celery, factory, queue, broker)
+        send_leftovers(celery, factory, queue, broker)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLR_")}
     env |= {"CLR_DATABASE_URL": postgres_url, "CLR_BROKER_URL": redis_url, "CLR_QUEUE": queue}
     with (tmp_path / "relay.log").open("wb") as log:
@@ -138,7 +121,7 @@ def test_the_relay_process_sends_a_new_run_at_its_next_pass_and_stops_on_sigterm
             time.sleep(0.01)
         [run_id] = create_runs(factory, 1)
         created = time.monotonic()
-        while not sent(broker, queue):
+        while not queued_run_ids(broker, queue):
             assert time.monotonic() - created < 10, log_text()
             time.sleep(0.01)
         latency = time.monotonic() - created
@@ -151,7 +134,7 @@ def test_the_relay_process_sends_a_new_run_at_its_next_pass_and_stops_on_sigterm
         stored: Run | None = runs.get_run(session=session, run_id=run_id)
     engine.dispose()
 
-    assert sent(broker, queue) == [run_id]
+    assert queued_run_ids(broker, queue) == [run_id]
     assert latency < 2, f"sent {latency:.2f} s after its commit, not at the relay's next pass"
     assert stored is not None
     assert stored.status == RunStatus.QUEUED
