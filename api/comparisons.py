@@ -10,10 +10,18 @@ import numpy as np
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
+from api.admission import admit
+from api.errors import ApiError, validation_errors
+from api.submit import RETRY_AFTER_SECONDS
 from api.views import run_out
 from store import comparisons, runs
-from store.comparison_specs import LR_FIND_VARIANT, ComparisonCreate, parse_child_key
+from store.comparison_specs import (
+    LR_FIND_VARIANT,
+    ChildNotAJob,
+    ComparisonCreate,
+    PlannedChild,
+    plan_children,
+)
 from store.models import Comparison, Run, RunStatus
 from store.schemas import RunOut
 from store.settings import Settings
@@ -70,41 +78,50 @@ def create(
     owner: str,
     spec: ComparisonCreate,
 ) -> Comparison:
-    """Check the limits and commit the comparison with its children (a relay sends them to the broker)."""
-    check_limits(settings=settings, spec=spec)
-    queued = runs.count_queued(session=session, owner=owner)
-    if queued + spec.child_count > settings.max_queued_per_owner:
+    """Admit every child as a job of its own, then commit the comparison with the children that can start
+    now under the owner's queue limit (a relay sends them to the broker)."""
+    planned = admitted_children(settings=settings, spec=spec)
+    comparison = comparisons.create_comparison(
+        session=session,
+        owner=owner,
+        spec=spec,
+        planned=[child for child in planned if not child.held],
+        max_attempts=settings.max_attempts,
+        max_queued=settings.max_queued_per_owner,
+    )
+    if comparison is None:
+        session.rollback()
         raise ApiError(
             429,
             "too_many_queued",
             f"{spec.child_count} more runs would exceed the limit of "
             f"{settings.max_queued_per_owner} queued runs",
-            headers={"Retry-After": "30"},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    comparison, _ = comparisons.create_comparison(
-        session=session, owner=owner, spec=spec, max_attempts=settings.max_attempts
-    )
     session.commit()
     return comparison
 
 
-def check_limits(*, settings: Settings, spec: ComparisonCreate) -> None:
-    checks: list[tuple[str, int, int]] = [
-        ("batch_size", spec.batch_size, settings.max_batch_size),
-        ("epochs", spec.epochs, settings.max_epochs),
-        ("runs x epochs", spec.child_count * spec.epochs, settings.max_comparison_epochs),
-    ]
-    errors: list[dict[str, Any]] = [
-        {
-            "loc": ["body", name],
-            "msg": f"{name} is {value}, above the limit of {limit}",
-            "type": "limit_exceeded",
-        }
-        for name, value, limit in checks
-        if value > limit
-    ]
-    if errors:
-        raise ApiError(422, "limit_exceeded", "; ".join(e["msg"] for e in errors), errors=errors)
+def admitted_children(*, settings: Settings, spec: ComparisonCreate) -> list[PlannedChild]:
+    """Every child the comparison will run (held variants still without bounds), each admitted as a job."""
+    total = spec.child_count * spec.epochs
+    if total > settings.max_comparison_epochs:
+        detail = f"runs x epochs is {total}, above the limit of {settings.max_comparison_epochs}"
+        error = {"loc": ["body", "repeats"], "msg": detail, "type": "limit_exceeded"}
+        raise ApiError(422, "limit_exceeded", detail, errors=[error])
+    try:
+        planned = plan_children(spec, with_held=True)
+    except ChildNotAJob as invalid:
+        raise validation_errors(invalid.error.errors(), prefix=_located(spec, invalid.variant)) from invalid
+    for child in planned:
+        admit(settings=settings, job=child.job, at=_located(spec, child.variant), complete=not child.held)
+    return planned
+
+
+def _located(spec: ComparisonCreate, variant: str) -> tuple[str | int, ...]:
+    """Where a child's fields come from in the comparison's body: its variant, or the body itself."""
+    names = [v.name for v in spec.variants]
+    return ("body", "variants", names.index(variant)) if variant in names else ("body",)
 
 
 def overall_status(comparison: Comparison, children: list[Run]) -> str:
@@ -123,8 +140,7 @@ def comparison_out(*, session: Session, comparison: Comparison) -> ComparisonOut
     items = []
     for run in found:
         counts[run.status] += 1
-        variant, repeat = parse_child_key(run.idempotency_key) or ("?", 0)
-        items.append(ChildOut(variant=variant, repeat=repeat, run=run_out(run)))
+        items.append(ChildOut(variant=run.variant or "?", repeat=run.repeat or 0, run=run_out(run)))
     return ComparisonOut(
         id=comparison.id,
         status=overall_status(comparison, found),
@@ -149,9 +165,8 @@ def curves(*, session: Session, comparison: Comparison) -> ComparisonCurves:
     found = comparisons.children(session=session, comparison_id=comparison.id)
     by_variant: dict[str, list[str]] = defaultdict(list)
     for run in found:
-        label = parse_child_key(run.idempotency_key)
-        if label is not None and label[0] != LR_FIND_VARIANT:
-            by_variant[label[0]].append(run.id)
+        if run.variant is not None and run.variant != LR_FIND_VARIANT:
+            by_variant[run.variant].append(run.id)
     rows = comparisons.epochs_of(session=session, run_ids=[run.id for run in found])
     variants: dict[str, VariantCurves] = {}
     summary: dict[str, VariantSummary] = {}

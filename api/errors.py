@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from clr.fields import SpecError
 from store.schemas import Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,11 +99,23 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, code, detail, instance=request.url.path, headers=error.headers)
 
 
+def validation_errors(errors: Sequence[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> ApiError:
+    """A 422 `validation_error` listing pydantic's errors, each located at the field a spec check names."""
+    items = [{"loc": [*prefix, *_located(e)], "msg": e["msg"], "type": e["type"]} for e in errors]
+    detail = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in items)
+    return ApiError(422, "validation_error", detail, errors=items)
+
+
+def _located(error: Mapping[str, Any]) -> list[str | int]:
+    """pydantic's location, extended by the field a SpecError raised in a spec's own checks names."""
+    cause = (error.get("ctx") or {}).get("error")
+    field = cause.field.split(".") if isinstance(cause, SpecError) else []
+    return [*error["loc"], *field]
+
+
 def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
-    detail = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in errors)
-    return problem(422, "validation_error", detail, instance=request.url.path, errors=errors)
+    return _api_error(request, validation_errors(error.errors()))
 
 
 def _internal_error(request: Request, error: Exception) -> JSONResponse:

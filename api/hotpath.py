@@ -100,7 +100,7 @@ class ThreadedHotPath:
         def write() -> bool:
             try:
                 with transaction(self._factory) as session:
-                    if runs.count_queued(session=session, owner=run.owner) >= max_queued:
+                    if runs.lock_queue(session=session, owner=run.owner) >= max_queued:
                         return False
                     session.add(run)
             except IntegrityError as error:

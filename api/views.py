@@ -20,6 +20,8 @@ def run_out(run: Run) -> RunOut:
         attempt=run.attempt,
         max_attempts=run.max_attempts,
         comparison_id=run.comparison_id,
+        variant=run.variant,
+        repeat=run.repeat,
         created_at=_utc(run.created_at),
         updated_at=_utc(run.updated_at),
         started_at=run.started_at and _utc(run.started_at),

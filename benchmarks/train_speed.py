@@ -97,7 +97,8 @@ def _clr_train(
     total = EPOCHS * data.batches_per_epoch
     schedule = clr.ScheduleSpec("triangular", base_lr=0.001, max_lr=0.01, step_size_epochs=0.5)
     scheduler = clr.CyclicScheduler(
-        optimizer, schedule.resolved(batches_per_epoch=data.batches_per_epoch, total_steps=total)
+        optimizer,
+        schedule.resolved(batches_per_epoch=data.batches_per_epoch, total_steps=total, optimizer_lr=0.001),
     )
     with Recorder(factory, run.id) as recorder:
         clr.train(
@@ -154,7 +155,9 @@ def main() -> None:
     data = clr.load_dataset(spec, batch_size=BATCH, seed=0, device=device)
     torch.manual_seed(0)
     initial = clr.build_model(
-        clr.ModelSpec("vanilla_cnn", width=16), input_shape=data.input_shape, num_classes=data.num_classes
+        clr.ModelSpec("vanilla_cnn", {"width": 16}),
+        input_shape=data.input_shape,
+        num_classes=data.num_classes,
     ).to(device)
     x, y = data.train.x, data.train.y  # type: ignore[attr-defined]
     samples = EPOCHS * data.batches_per_epoch * BATCH

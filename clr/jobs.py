@@ -12,44 +12,32 @@ from torch import nn
 from clr.checkpoint import load_checkpoint
 from clr.data import DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
+from clr.lr_range_test import range_test as run_range_test
 from clr.models import build_model
 from clr.optimizers import build_optimizer
-from clr.range_test import range_test as run_range_test
 from clr.records import BatchChunk, EpochRecord, Progress, RangeChunk, RangeTestResult, TrainResult
 from clr.schedules import CyclicScheduler
-from clr.specs import DatasetSpec, ModelSpec, OptimizerSpec, RangeTestSpec, ScheduleSpec, TrainSpec
+from clr.specs import JobSpec, RangeTestJob, TrainJob
 from clr.training import train as run_train
 
 
 def _setup(
-    model: ModelSpec,
-    dataset: DatasetSpec,
-    optimizer: OptimizerSpec,
-    *,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-    data_roots: Sequence[Path],
-    torch_home: Path | None,
+    job: JobSpec, *, device: torch.device, data_roots: Sequence[Path], torch_home: Path | None
 ) -> tuple[DataSplits, nn.Module, torch.optim.Optimizer]:
-    seed_everything(seed)
-    data = load_dataset(dataset, data_roots=data_roots, batch_size=batch_size, seed=seed, device=device)
+    seed_everything(job.seed)
+    data = load_dataset(
+        job.dataset, data_roots=data_roots, batch_size=job.batch_size, seed=job.seed, device=device
+    )
     net = build_model(
-        model, input_shape=data.input_shape, num_classes=data.num_classes, torch_home=torch_home
+        job.model, input_shape=data.input_shape, num_classes=data.num_classes, torch_home=torch_home
     )
     net.to(device)
-    return data, net, build_optimizer(optimizer, net.parameters())
+    return data, net, build_optimizer(job.optimizer, net.parameters())
 
 
 def find_lr(
+    job: RangeTestJob,
     *,
-    model: ModelSpec,
-    dataset: DatasetSpec,
-    optimizer: OptimizerSpec,
-    batch_size: int,
-    range_test: RangeTestSpec,
-    seed: int,
-    device: str = "auto",
     data_roots: Sequence[Path] = (),
     torch_home: Path | None = None,
     on_chunk: Callable[[RangeChunk], None] | None = None,
@@ -57,17 +45,14 @@ def find_lr(
     should_stop: Callable[[], bool] | None = None,
 ) -> RangeTestResult:
     """Run a learning-rate range test on freshly built, seeded data, model and optimizer."""
-    dev = resolve_device(device)
-    data, net, opt = _setup(
-        model, dataset, optimizer, batch_size=batch_size, seed=seed, device=dev, data_roots=data_roots,
-        torch_home=torch_home,
-    )  # fmt: skip
+    dev = resolve_device(job.device)
+    data, net, opt = _setup(job, device=dev, data_roots=data_roots, torch_home=torch_home)
     return run_range_test(
         net,
         data.train,
         opt,
         nn.CrossEntropyLoss(),
-        range_test,
+        job,
         device=dev,
         on_chunk=on_chunk,
         on_progress=on_progress,
@@ -77,15 +62,8 @@ def find_lr(
 
 
 def fit(
+    job: TrainJob,
     *,
-    model: ModelSpec,
-    dataset: DatasetSpec,
-    optimizer: OptimizerSpec,
-    schedule: ScheduleSpec,
-    train: TrainSpec,
-    batch_size: int,
-    seed: int,
-    device: str = "auto",
     data_roots: Sequence[Path] = (),
     torch_home: Path | None = None,
     on_batches: Callable[[BatchChunk], None] | None = None,
@@ -95,15 +73,15 @@ def fit(
     checkpoint_path: Path | None = None,
     resume_from: Path | None = None,
     weights_path: Path | None = None,
+    chunk_size: int = 256,
 ) -> TrainResult:
-    """Train with a cyclical schedule; resume from resume_from if that file exists."""
-    dev = resolve_device(device)
-    data, net, opt = _setup(
-        model, dataset, optimizer, batch_size=batch_size, seed=seed, device=dev, data_roots=data_roots,
-        torch_home=torch_home,
-    )  # fmt: skip
-    config = schedule.resolved(
-        batches_per_epoch=data.batches_per_epoch, total_steps=train.epochs * data.batches_per_epoch
+    """Train with the job's schedule; resume from resume_from if that file exists."""
+    dev = resolve_device(job.device)
+    data, net, opt = _setup(job, device=dev, data_roots=data_roots, torch_home=torch_home)
+    config = job.schedule.resolved(
+        batches_per_epoch=data.batches_per_epoch,
+        total_steps=job.epochs * data.batches_per_epoch,
+        optimizer_lr=job.optimizer.lr,
     )
     scheduler = CyclicScheduler(opt, config)
     resume = load_checkpoint(resume_from) if resume_from is not None and Path(resume_from).exists() else None
@@ -113,7 +91,7 @@ def fit(
         opt,
         scheduler,
         nn.CrossEntropyLoss(),
-        train,
+        job,
         device=dev,
         on_batches=on_batches,
         on_epoch=on_epoch,
@@ -121,6 +99,7 @@ def fit(
         should_stop=should_stop,
         checkpoint_path=checkpoint_path,
         resume=resume,
+        chunk_size=chunk_size,
     )
     if weights_path is not None:
         weights_path = Path(weights_path)

@@ -9,6 +9,8 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
+from clr.bundled import ResNetParams
+from clr.plugins import ModelInput, PluginError, model_plugin, typed_params
 from clr.specs import ModelSpec
 
 RESNETS = {
@@ -66,19 +68,23 @@ def weights_file(name: str, torch_home: Path | None = None) -> Path:
     return Path(home).expanduser() / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
-def _resnet(spec: ModelSpec, channels: int, num_classes: int, torch_home: Path | None) -> tvm.ResNet:
-    model: tvm.ResNet = RESNETS[spec.name][0](weights=None)
-    if spec.pretrained:
-        path = weights_file(spec.name, torch_home)
+def resnet(name: str, params: ResNetParams, given: ModelInput) -> tvm.ResNet:
+    """A torchvision ResNet with a new head, ImageNet weights if asked, frozen but `params.trainable`."""
+    model: tvm.ResNet = RESNETS[name][0](weights=None)
+    if params.pretrained:
+        path = weights_file(name, given.torch_home)
         if not path.is_file():
-            raise WeightsNotFoundError(f"pretrained weights for {spec.name} not found: expected {path}")
+            raise WeightsNotFoundError(f"pretrained weights for {name} not found: expected {path}")
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    channels = given.input_shape[0]
     if channels != 3:
         old = model.conv1
         model.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         with torch.no_grad():
             model.conv1.weight.copy_(old.weight.mean(dim=1, keepdim=True).expand(-1, channels, -1, -1))
-    model.fc = nn.Sequential(nn.Dropout(spec.dropout), nn.Linear(model.fc.in_features, num_classes))
+    model.fc = nn.Sequential(nn.Dropout(params.dropout), nn.Linear(model.fc.in_features, given.num_classes))
+    if params.trainable != "all":
+        _freeze(model, params.trainable)
     return model
 
 
@@ -100,9 +106,16 @@ def build_model(
     """Build the network spec names for inputs of input_shape (C, H, W) and num_classes outputs."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
-    if spec.name == "vanilla_cnn":
-        return vanilla_cnn(input_shape, num_classes, width=spec.width, dropout=spec.dropout)
-    model: nn.Module = _resnet(spec, input_shape[0], num_classes, torch_home)
-    if spec.trainable != "all":
-        _freeze(model, spec.trainable)
+    installed = model_plugin(spec.name)
+    given = ModelInput(input_shape=input_shape, num_classes=num_classes, torch_home=torch_home)
+    try:
+        model = installed.plugin.build(typed_params(installed, spec.params), given)
+    except (WeightsNotFoundError, torch.cuda.OutOfMemoryError):
+        raise
+    except Exception as error:
+        raise PluginError(installed, error) from error
+    if not isinstance(model, nn.Module):
+        raise PluginError(
+            installed, TypeError(f"build returned {type(model).__name__}, not a torch.nn.Module")
+        )
     return model

@@ -13,9 +13,11 @@ from clr.specs import CYCLIC_POLICIES, ScheduleSpec
 
 def check_resolved(config: ScheduleSpec) -> None:
     """Raise ValueError if config still lacks the step counts its policy needs."""
-    if config.policy in CYCLIC_POLICIES and config.step_size is None:
+    if config.base_lr is None or config.max_lr is None:
+        raise ValueError("base_lr and max_lr must be set (fill them in with ScheduleSpec.resolved)")
+    if config.policy in CYCLIC_POLICIES and config.step_size_iter is None:
         raise ValueError(
-            f"step_size must be set for policy={config.policy!r}, got None "
+            f"step_size_iter must be set for policy={config.policy!r}, got None "
             "(convert step_size_epochs with ScheduleSpec.resolved)"
         )
     needs_total = config.policy == "one_cycle" or (
@@ -49,13 +51,13 @@ def _amplitude_factor(config: ScheduleSpec, step: int) -> float:
 
 def _height(config: ScheduleSpec, step: int) -> float:
     """Position between the bounds, 0 at base and 1 at max, for the cyclic policies."""
-    assert config.step_size is not None
+    assert config.step_size_iter is not None
     if config.policy == "cosine_restarts":
-        period = 2 * config.step_size
+        period = 2 * config.step_size_iter
         h = (1.0 + math.cos(math.pi * (step % period) / period)) / 2.0
         return h * _amplitude_factor(config, step)
     # the same arithmetic, in the same order, as torch.optim.lr_scheduler.CyclicLR
-    total_size = 2.0 * float(config.step_size)
+    total_size = 2.0 * float(config.step_size_iter)
     cycle = math.floor(1 + step / total_size)
     x = 1.0 + step / total_size - cycle
     scale_factor = x / 0.5 if x <= 0.5 else (x - 1) / (0.5 - 1)
@@ -81,14 +83,16 @@ def _one_cycle(config: ScheduleSpec, step: int, start: float, peak: float, end: 
 
 
 def lr_at(config: ScheduleSpec, step: int) -> float:
-    """Learning rate for the optimizer step with index `step` (from 0)."""
+    """Learning rate for the optimizer step with index `step` (from 0) of a resolved schedule."""
+    base_lr, max_lr = config.base_lr, config.max_lr
+    assert base_lr is not None, "resolve the schedule first"
+    assert max_lr is not None, "resolve the schedule first"
     if config.policy == "constant":
-        return config.base_lr
+        return base_lr
     if config.policy == "one_cycle":
-        initial = config.max_lr / (config.max_lr / config.base_lr)
-        return _one_cycle(config, step, initial, config.max_lr, initial / config.final_div_factor)
-    base_height = (config.max_lr - config.base_lr) * _height(config, step)
-    return config.base_lr + base_height
+        initial = max_lr / (max_lr / base_lr)
+        return _one_cycle(config, step, initial, max_lr, initial / config.final_div_factor)
+    return base_lr + (max_lr - base_lr) * _height(config, step)
 
 
 def momentum_at(config: ScheduleSpec, step: int) -> float | None:

@@ -1,14 +1,19 @@
-"""Typed, validated configuration values that the service builds with `Spec(**fields)`."""
+"""Typed, validated job configuration: the one definition notebooks, the API and the workers share.
+
+Every field's meaning and bounds live in its metadata (`clr.fields.param`): `check_fields` enforces them here
+and the service's request schemas read them, so what the API accepts is exactly what a worker can build.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-ModelName = Literal["vanilla_cnn", "resnet18", "resnet34"]
+from clr.fields import SpecError, check_fields, param
+from clr.plugins import model_plugin, parse_params
+
 Trainable = Literal["all", "last_block", "head"]
 DatasetName = Literal["digits", "shapes", "cifar10", "mnist", "fashion_mnist", "imagefolder"]
 OptimizerName = Literal["sgd", "sgd_momentum", "adagrad", "rmsprop", "adam", "adamw"]
@@ -17,118 +22,105 @@ BoundDecay = Literal["none", "linear", "exponential"]
 StepMode = Literal["exp", "linear"]
 SuggestionRule = Literal["minimum", "steepest", "valley"]
 Amp = Literal["none", "bf16", "fp16"]
+Device = Literal["auto", "cpu", "cuda"]
 
 CYCLIC_POLICIES = ("triangular", "triangular2", "exp_range", "cosine_restarts")
-
-
-def check_choice(name: str, value: object, allowed: Collection[object]) -> None:
-    """Raise ValueError unless value is one of allowed."""
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {sorted(map(str, allowed))}, got {value!r}")
-
-
-def check_range(
-    name: str, value: float, *, low: float | None = None, high: float | None = None, open_low: bool = False
-) -> None:
-    """Raise ValueError unless value is a finite number in [low, high] (or (low, high] with open_low)."""
-    bad_low = low is not None and (value <= low if open_low else value < low)
-    bad_high = high is not None and value > high
-    if isinstance(value, bool) or not math.isfinite(value) or bad_low or bad_high:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        bracket = "(" if open_low or low is None else "["
-        raise ValueError(f"{name} must be a finite number in {bracket}{lo}, {hi}], got {value!r}")
-
-
-def check_int(name: str, value: int, *, low: int, high: int | None = None) -> None:
-    """Raise ValueError unless value is an int in [low, high]."""
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if not is_int or value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+PATH_DATASETS = ("cifar10", "mnist", "fashion_mnist", "imagefolder")
+DEFAULT_STEP_SIZE_EPOCHS = 2.0  # the CLR paper: a half cycle of 2 to 10 epochs
+MAX_LR = 100.0
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Which network to build and which of its parameters train."""
+    """Which network to build: a model plugin's name and its parameters (defaults filled in)."""
 
-    name: ModelName
-    pretrained: bool = False
-    trainable: Trainable = "all"
-    dropout: float = 0.5
-    width: int = 32
+    name: str = param(doc="A model plugin's name (GET /models lists them)", examples=["vanilla_cnn"])
+    params: Mapping[str, Any] = param(
+        default_factory=dict, doc="The model's own parameters (GET /models lists each model's)"
+    )
 
     def __post_init__(self) -> None:
-        check_choice("name", self.name, ("vanilla_cnn", "resnet18", "resnet34"))
-        check_choice("trainable", self.trainable, ("all", "last_block", "head"))
-        check_range("dropout", self.dropout, low=0.0, high=0.95)
-        check_int("width", self.width, low=1, high=1024)
-        if self.pretrained and self.name == "vanilla_cnn":
-            raise ValueError("pretrained must be False for name='vanilla_cnn', got True")
-        if self.trainable != "all" and self.name == "vanilla_cnn":
-            raise ValueError(f"trainable must be 'all' for name='vanilla_cnn', got {self.trainable!r}")
+        check_fields(self)
+        plugin = model_plugin(self.name)
+        object.__setattr__(self, "params", parse_params(plugin, self.params, where="params"))
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """Which images to learn from and how to split and augment them."""
 
-    name: DatasetName
-    path: str | None = None
-    val_fraction: float = 0.2
-    augment: bool = True
-    resize: int | None = None
-    num_samples: int = 2000
-    image_size: int = 32
-    download: bool = False
+    name: DatasetName = param(doc="The dataset", examples=["fashion_mnist"])
+    path: str | None = param(
+        None,
+        doc="Folder of the data, relative to a data root (CLR_DATA_ROOTS) or absolute inside one; required "
+        "for imagefolder, optional for cifar10, mnist and fashion_mnist",
+        max_length=1000,
+    )
+    val_fraction: float = param(
+        0.2, doc="Fraction of the training images held out for validation", gt=0.0, le=0.9
+    )
+    augment: bool = param(
+        True, doc="Random crops (and flips where a mirror image keeps its class) in training"
+    )
+    resize: int | None = param(None, doc="Side in pixels every image is resized to", ge=8, le=512)
+    num_samples: int = param(2000, doc="shapes only: how many images to generate", ge=100, le=200_000)
+    image_size: int = param(32, doc="shapes only: side of the generated images in pixels", ge=8, le=256)
+    download: bool = param(
+        False, doc="Download a torchvision set if it is missing (workers with internet only)"
+    )
 
     def __post_init__(self) -> None:
-        check_choice(
-            "name", self.name, ("digits", "shapes", "cifar10", "mnist", "fashion_mnist", "imagefolder")
-        )
-        check_range("val_fraction", self.val_fraction, low=0.0, high=0.9, open_low=True)
-        if self.resize is not None:
-            check_int("resize", self.resize, low=8, high=1024)
-        check_int("num_samples", self.num_samples, low=20, high=1_000_000)
-        check_int("image_size", self.image_size, low=8, high=512)
+        check_fields(self)
         if self.name == "imagefolder" and not self.path:
-            raise ValueError(f"path is required for name='imagefolder', got {self.path!r}")
+            raise SpecError("path", f"path is required for name='imagefolder', got {self.path!r}")
+        if self.path and self.name not in PATH_DATASETS:
+            raise SpecError("path", f"path is only allowed for {list(PATH_DATASETS)}, not name={self.name!r}")
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
     """Which optimizer to build and its hyper-parameters."""
 
-    name: OptimizerName
-    lr: float = 0.01
-    momentum: float | None = None
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float | None = None
-    alpha: float = 0.99
+    name: OptimizerName = param(doc="The optimizer (sgd_momentum: SGD with momentum 0.9 unless given)")
+    lr: float = param(0.01, doc="Learning rate (a schedule overrides it every step)", gt=0.0, le=MAX_LR)
+    momentum: float | None = param(
+        None,
+        doc="Momentum (sgd, sgd_momentum, rmsprop); default 0.9 for sgd_momentum, else 0",
+        ge=0.0,
+        lt=1.0,
+    )
+    nesterov: bool = param(False, doc="Nesterov momentum (sgd and sgd_momentum only)")
+    weight_decay: float = param(0.0, doc="L2 penalty (decoupled for adamw)", ge=0.0, le=1.0)
+    betas: tuple[float, float] = param(
+        (0.9, 0.999), doc="adam, adamw: decay rates of the moment estimates, each in [0, 1)"
+    )
+    eps: float | None = param(
+        None, doc="Term added for numerical stability; default per optimizer", gt=0.0, le=1.0
+    )
+    alpha: float = param(
+        0.99, doc="rmsprop: smoothing constant of the squared-gradient average", gt=0.0, lt=1.0
+    )
 
     def __post_init__(self) -> None:
-        check_choice("name", self.name, ("sgd", "sgd_momentum", "adagrad", "rmsprop", "adam", "adamw"))
-        check_range("lr", self.lr, low=0.0, open_low=True)
-        if self.momentum is not None:
-            check_range("momentum", self.momentum, low=0.0, high=1.0)
-        check_range("weight_decay", self.weight_decay, low=0.0)
         object.__setattr__(self, "betas", tuple(self.betas))
-        if len(self.betas) != 2:
-            raise ValueError(f"betas must hold two numbers in [0, 1), got {self.betas!r}")
-        for i, beta in enumerate(self.betas):
-            check_range(f"betas[{i}]", beta, low=0.0, high=0.999999)
-        if self.eps is not None:
-            check_range("eps", self.eps, low=0.0, open_low=True)
-        check_range("alpha", self.alpha, low=0.0, high=1.0)
+        check_fields(self)
+        if len(self.betas) != 2 or not all(
+            isinstance(b, int | float) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in self.betas
+        ):
+            raise SpecError("betas", f"betas must hold two numbers in [0, 1), got {list(self.betas)!r}")
         if self.nesterov and self.name not in ("sgd", "sgd_momentum"):
-            raise ValueError(f"nesterov is only allowed for sgd/sgd_momentum, got name={self.name!r}")
+            raise SpecError(
+                "nesterov", f"nesterov is only allowed for sgd and sgd_momentum, not {self.name!r}"
+            )
+        if self.momentum is not None and self.name not in ("sgd", "sgd_momentum", "rmsprop"):
+            raise SpecError(
+                "momentum", f"momentum is only used by sgd, sgd_momentum and rmsprop, not {self.name!r}"
+            )
 
 
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """A learning-rate policy; pass `resolved(...)` of it to `CyclicScheduler`.
+    """A learning-rate policy, stepped after every batch; `resolved(...)` of it drives `CyclicScheduler`.
 
     bound_decay_rate is the fraction of the amplitude (max_lr - base_lr) left at total_steps, for both
     "linear" (straight line to it) and "exponential" (geometric decay to it). one_cycle maps to torch's
@@ -136,99 +128,159 @@ class ScheduleSpec:
     final_div_factor, three_phase=False).
     """
 
-    policy: Policy
-    base_lr: float
-    max_lr: float
-    step_size: int | None = None
-    step_size_epochs: float | None = None
-    gamma: float = 1.0
-    bound_decay: BoundDecay = "none"
-    bound_decay_rate: float = 0.1
-    cycle_momentum: bool = False
-    base_momentum: float = 0.85
-    max_momentum: float = 0.95
-    total_steps: int | None = None
-    pct_start: float = 0.3
-    anneal_strategy: Literal["cos", "linear"] = "cos"
-    final_div_factor: float = 1e4
+    policy: Policy = param("triangular", doc="The policy; constant keeps base_lr (or the optimizer's lr)")
+    base_lr: float | None = param(
+        None,
+        doc="Lower bound of the rate; required but for constant (default: the optimizer's lr)",
+        gt=0.0,
+        le=MAX_LR,
+    )
+    max_lr: float | None = param(
+        None, doc="Upper bound of the rate; required but for constant", gt=0.0, le=MAX_LR
+    )
+    step_size_iter: int | None = param(None, doc="Half a cycle in optimizer steps", ge=1)
+    step_size_epochs: float | None = param(
+        None,
+        doc="Half a cycle in epochs (the paper: 2 to 10); default 2 for cyclic policies",
+        gt=0.0,
+    )
+    gamma: float = param(1.0, doc="exp_range: the amplitude shrinks by gamma per step", gt=0.0, le=1.0)
+    bound_decay: BoundDecay = param("none", doc="Decay of the upper bound over total_steps")
+    bound_decay_rate: float = param(0.1, doc="Fraction of the amplitude left at total_steps", gt=0.0, le=1.0)
+    cycle_momentum: bool = param(False, doc="Cycle momentum (or Adam's beta1) inversely to the rate")
+    base_momentum: float = param(0.85, doc="Lowest momentum when cycling it", ge=0.0, le=1.0)
+    max_momentum: float = param(0.95, doc="Highest momentum when cycling it", ge=0.0, le=1.0)
+    total_steps: int | None = param(
+        None, doc="Steps one_cycle and bound_decay span; default the run's epochs x batches per epoch", ge=1
+    )
+    pct_start: float = param(0.3, doc="one_cycle: fraction of total_steps spent rising", gt=0.0, le=1.0)
+    anneal_strategy: Literal["cos", "linear"] = param("cos", doc="one_cycle: shape of the ramps")
+    final_div_factor: float = param(1e4, doc="one_cycle: the last rate is base_lr / final_div_factor", ge=1.0)
 
     def __post_init__(self) -> None:
-        check_choice(
-            "policy",
-            self.policy,
-            ("triangular", "triangular2", "exp_range", "one_cycle", "cosine_restarts", "constant"),
-        )
-        check_range("base_lr", self.base_lr, low=0.0, open_low=True)
-        check_range("max_lr", self.max_lr, low=self.base_lr)
-        if self.policy in CYCLIC_POLICIES and (self.step_size is None) == (self.step_size_epochs is None):
-            raise ValueError(
-                f"exactly one of step_size and step_size_epochs is required for policy={self.policy!r}, "
-                f"got step_size={self.step_size!r}, step_size_epochs={self.step_size_epochs!r}"
+        check_fields(self)
+        if self.step_size_iter is not None and self.step_size_epochs is not None:
+            raise SpecError("step_size_iter", "give step_size_iter or step_size_epochs, not both")
+        if self.policy in CYCLIC_POLICIES and self.step_size_iter is None and self.step_size_epochs is None:
+            object.__setattr__(self, "step_size_epochs", DEFAULT_STEP_SIZE_EPOCHS)
+        cyclic = self.policy != "constant"
+        if cyclic and self.base_lr is not None and self.max_lr is not None and self.base_lr >= self.max_lr:
+            raise SpecError("max_lr", f"max_lr must be above base_lr={self.base_lr!r}, got {self.max_lr!r}")
+        if self.base_momentum > self.max_momentum:
+            raise SpecError(
+                "max_momentum",
+                f"max_momentum must be >= base_momentum={self.base_momentum!r}, got {self.max_momentum!r}",
             )
-        if self.step_size is not None:
-            check_int("step_size", self.step_size, low=1)
-        if self.step_size_epochs is not None:
-            check_range("step_size_epochs", self.step_size_epochs, low=0.0, open_low=True)
-        check_range("gamma", self.gamma, low=0.0, high=1.0, open_low=True)
-        check_choice("bound_decay", self.bound_decay, ("none", "linear", "exponential"))
-        check_range("bound_decay_rate", self.bound_decay_rate, low=0.0, high=1.0, open_low=True)
-        check_range("base_momentum", self.base_momentum, low=0.0, high=1.0)
-        check_range("max_momentum", self.max_momentum, low=self.base_momentum, high=1.0)
-        if self.total_steps is not None:
-            check_int("total_steps", self.total_steps, low=1)
-        check_range("pct_start", self.pct_start, low=0.0, high=1.0, open_low=True)
-        check_choice("anneal_strategy", self.anneal_strategy, ("cos", "linear"))
-        check_range("final_div_factor", self.final_div_factor, low=1.0)
 
-    def resolved(self, *, batches_per_epoch: int, total_steps: int) -> ScheduleSpec:
-        """Return a copy with step_size in batches and total_steps filled in."""
-        check_int("batches_per_epoch", batches_per_epoch, low=1)
-        check_int("total_steps", total_steps, low=1)
-        step_size = self.step_size
+    @property
+    def needs_bounds(self) -> bool:
+        """True while a policy that cycles lacks base_lr or max_lr."""
+        return self.policy != "constant" and (self.base_lr is None or self.max_lr is None)
+
+    def require_bounds(self) -> None:
+        """Raise SpecError if the policy still lacks its bounds."""
+        if self.needs_bounds:
+            raise SpecError(
+                "base_lr" if self.base_lr is None else "max_lr",
+                f"policy {self.policy!r} needs base_lr and max_lr, got base_lr={self.base_lr!r}, "
+                f"max_lr={self.max_lr!r}",
+            )
+
+    def resolved(self, *, batches_per_epoch: int, total_steps: int, optimizer_lr: float) -> ScheduleSpec:
+        """A copy with bounds, step_size_iter (in batches) and total_steps filled in."""
+        self.require_bounds()
+        if batches_per_epoch < 1 or total_steps < 1:
+            raise ValueError(
+                f"batches_per_epoch and total_steps must be >= 1, got {batches_per_epoch}, {total_steps}"
+            )
+        step_size = self.step_size_iter
         if self.step_size_epochs is not None:
             step_size = max(1, round(self.step_size_epochs * batches_per_epoch))
-        return dataclasses.replace(self, step_size=step_size, step_size_epochs=None, total_steps=total_steps)
+        base_lr = self.base_lr if self.base_lr is not None else optimizer_lr
+        return dataclasses.replace(
+            self,
+            base_lr=base_lr,
+            max_lr=self.max_lr if self.max_lr is not None else base_lr,
+            step_size_iter=step_size,
+            step_size_epochs=None,
+            total_steps=self.total_steps or total_steps,
+        )
 
 
 @dataclass(frozen=True)
 class RangeTestSpec:
     """How to sweep the learning rate and read a suggestion off the loss curve."""
 
-    start_lr: float = 1e-7
-    end_lr: float = 0.1
-    num_iter: int | None = None
-    epochs: float = 2.0
-    step_mode: StepMode = "exp"
-    smoothing: float = 0.98
-    diverge_threshold: float = 4.0
-    base_lr_factor: float = 6.0
-    suggestion: SuggestionRule = "minimum"
+    start_lr: float = param(1e-7, doc="First rate of the sweep", gt=0.0, le=MAX_LR)
+    end_lr: float = param(0.1, doc="Last rate of the sweep", gt=0.0, le=MAX_LR)
+    num_iter: int | None = param(None, doc="Steps of the sweep; default epochs x batches per epoch", ge=2)
+    epochs: float = param(2.0, doc="Length of the sweep in epochs when num_iter is not given", gt=0.0)
+    step_mode: StepMode = param("exp", doc="Rates spaced geometrically (exp) or evenly (linear)")
+    smoothing: float = param(0.98, doc="Weight of the loss's exponential moving average", ge=0.0, lt=1.0)
+    diverge_threshold: float = param(
+        4.0, doc="Stop once the smoothed loss exceeds this multiple of its minimum", gt=1.0
+    )
+    base_lr_factor: float = param(6.0, doc="suggested_base_lr = suggested_max_lr / base_lr_factor", gt=1.0)
+    suggestion: SuggestionRule = param(
+        "minimum", doc="Rule for suggested_max_lr: minimum (the method: a tenth of the loss minimum's rate), "
+        "steepest or valley"
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
-        check_range("start_lr", self.start_lr, low=0.0, open_low=True)
+        check_fields(self)
         if not self.end_lr > self.start_lr:
-            raise ValueError(f"end_lr must be greater than start_lr={self.start_lr!r}, got {self.end_lr!r}")
-        check_range("end_lr", self.end_lr, low=0.0, open_low=True)
-        if self.num_iter is not None:
-            check_int("num_iter", self.num_iter, low=2)
-        check_range("epochs", self.epochs, low=0.0, open_low=True)
-        check_choice("step_mode", self.step_mode, ("exp", "linear"))
-        check_range("smoothing", self.smoothing, low=0.0, high=0.999)
-        check_range("diverge_threshold", self.diverge_threshold, low=1.0, open_low=True)
-        check_range("base_lr_factor", self.base_lr_factor, low=1.0)
-        check_choice("suggestion", self.suggestion, ("minimum", "steepest", "valley"))
+            raise SpecError("end_lr", f"end_lr must be above start_lr={self.start_lr!r}, got {self.end_lr!r}")
 
 
 @dataclass(frozen=True)
 class TrainSpec:
     """How long to train and with which numeric tricks."""
 
-    epochs: int
-    amp: Amp = "none"
-    channels_last: bool = False
-    chunk_size: int = 256
+    epochs: int = param(10, doc="Passes over the training data", ge=1)
+    amp: Amp = param("none", doc="Mixed precision: bf16 or fp16 (with gradient scaling) on CUDA")
+    channels_last: bool = param(False, doc="NHWC memory format, faster for convolutions on recent GPUs")
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, low=1)
-        check_choice("amp", self.amp, ("none", "bf16", "fp16"))
-        check_int("chunk_size", self.chunk_size, low=1)
+        check_fields(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """What every job names: model, data, optimizer, batch size, seed and device."""
+
+    model: ModelSpec = param(doc="The network")
+    dataset: DatasetSpec = param(doc="The data")
+    optimizer: OptimizerSpec = param(default_factory=lambda: OptimizerSpec("sgd"), doc="The optimizer")
+    batch_size: int = param(32, doc="Samples per optimizer step", ge=1)
+    seed: int = param(0, doc="Seed of data split, shuffling, augmentation and weights", ge=0, le=2**32 - 1)
+    device: Device = param("auto", doc="Where to run: auto picks CUDA when the worker has it")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RangeTestJob(RangeTestSpec, JobSpec):
+    """A learning-rate range test: a job and how to sweep."""
+
+    def __post_init__(self) -> None:
+        JobSpec.__post_init__(self)
+        RangeTestSpec.__post_init__(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainJob(TrainSpec, JobSpec):
+    """Training with a learning-rate schedule: a job, how long, and the schedule."""
+
+    schedule: ScheduleSpec = param(
+        default_factory=lambda: ScheduleSpec("constant"), doc="The learning-rate schedule"
+    )
+
+    def __post_init__(self) -> None:
+        JobSpec.__post_init__(self)
+        TrainSpec.__post_init__(self)
+        if self.schedule.cycle_momentum and self.optimizer.name in ("sgd", "adagrad"):
+            raise SpecError(
+                "schedule.cycle_momentum",
+                f"cycle_momentum needs an optimizer with momentum or betas, not {self.optimizer.name!r}",
+            )

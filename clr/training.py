@@ -109,6 +109,7 @@ def train(
     checkpoint_path: Path | None = None,
     resume: TrainingState | None = None,
     scaler: torch.amp.GradScaler | None = None,
+    chunk_size: int = 256,
 ) -> TrainResult:
     """Train for spec.epochs (epochs count from 0), stepping the scheduler after every batch."""
     dev = resolve_device(device, model)
@@ -155,7 +156,7 @@ def train(
             pending.lrs.append(lr)
             pending.losses.append(batch_loss)
             step += 1
-            if len(pending.losses) >= spec.chunk_size:
+            if len(pending.losses) >= chunk_size:
                 if pending.flush(on_batches):
                     stop = "diverged"
                     break

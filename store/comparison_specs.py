@@ -1,77 +1,77 @@
 """A comparison's request, and the child runs it plans: one train run per variant and repeat.
 
-Children are told apart by their idempotency key, `comparison:<id>:<variant>:<repeat>` (the range test:
-`comparison:<id>:lr_find:0`); the unique (owner, idempotency_key) constraint makes creating one twice
-impossible, so a release retried by two supervisors creates each child once.
+A child is told apart by its comparison, variant and repeat (the range test: variant `lr_find`, repeat 0),
+columns of its own with a unique index, so a release retried by two supervisors creates each child once and
+no request's Idempotency-Key can collide with a child. Children are the very jobs `POST /train` and
+`POST /lr-find` take, built from the comparison by `plan_children` and admitted like them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from store.schemas import (
-    DatasetIn,
-    Device,
-    LRFindCreate,
-    ModelIn,
-    OptimizerIn,
-    ScheduleIn,
-    Strict,
-    TrainCreate,
-)
+from clr.specs import DatasetSpec, Device, JobSpec, ModelSpec, OptimizerSpec, ScheduleSpec, TrainSpec
+from store.jobspec import LRFindCreate, ScheduleIn, TrainCreate
+from store.schemas import Strict
 
 LR_FIND_VARIANT = "lr_find"
-KEY_PREFIX = "comparison"
+MAX_REPEATS = 10
 
 
-class VariantSchedule(Strict):
-    """A schedule whose bounds may be left out when the comparison takes them from its range test."""
+def spec_field(owner: type, name: str) -> Any:
+    """A pydantic Field with the default, description and bounds a clr spec declares for `name`."""
+    found = next(field for field in dataclasses.fields(owner) if field.name == name)
+    return Field(default=found.default, **found.metadata)
 
-    policy: Literal["triangular", "triangular2", "exp_range", "one_cycle", "cosine_restarts", "constant"] = (
-        "constant"
-    )
-    base_lr: float | None = Field(None, gt=0.0, le=100.0)
-    max_lr: float | None = Field(None, gt=0.0, le=100.0)
-    step_size_epochs: float | None = Field(None, gt=0.0)
-    step_size_iter: int | None = Field(None, ge=1)
 
-    @property
-    def needs_bounds(self) -> bool:
-        return self.policy != "constant" and (self.base_lr is None or self.max_lr is None)
+class ChildNotAJob(ValueError):
+    """A variant (or the range test) that makes no valid job; `error` is pydantic's ValidationError."""
+
+    def __init__(self, variant: str, error: ValidationError) -> None:
+        super().__init__(f"variant {variant!r} is not a valid job: {error}")
+        self.variant, self.error = variant, error
 
 
 class VariantIn(Strict):
-    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_+.-]+$")
-    optimizer: OptimizerIn
-    schedule: VariantSchedule = VariantSchedule()
+    """One arm of a comparison: an optimizer and a schedule (whose bounds may come from the range test)."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_+.-]+$", description="Unique label")
+    optimizer: OptimizerSpec = Field(description="The optimizer")
+    schedule: ScheduleSpec = Field(
+        default=ScheduleSpec("constant"),
+        description="The schedule; with clr_bounds_from_lr_find a cyclic one may leave out its bounds",
+    )
 
 
 DEFAULT_VARIANTS = (
-    VariantIn(name="sgd", optimizer=OptimizerIn(name="sgd", lr=0.01)),
-    VariantIn(name="sgd_momentum", optimizer=OptimizerIn(name="sgd_momentum", lr=0.01, momentum=0.9)),
-    VariantIn(name="adagrad", optimizer=OptimizerIn(name="adagrad", lr=0.01)),
-    VariantIn(name="rmsprop", optimizer=OptimizerIn(name="rmsprop", lr=0.001)),
-    VariantIn(name="adam", optimizer=OptimizerIn(name="adam", lr=0.001)),
+    VariantIn(name="sgd", optimizer=OptimizerSpec("sgd", lr=0.01)),
+    VariantIn(name="sgd_momentum", optimizer=OptimizerSpec("sgd_momentum", lr=0.01, momentum=0.9)),
+    VariantIn(name="adagrad", optimizer=OptimizerSpec("adagrad", lr=0.01)),
+    VariantIn(name="rmsprop", optimizer=OptimizerSpec("rmsprop", lr=0.001)),
+    VariantIn(name="adam", optimizer=OptimizerSpec("adam", lr=0.001)),
     VariantIn(
         name="sgd_clr",
-        optimizer=OptimizerIn(name="sgd", lr=0.01),
-        schedule=VariantSchedule(policy="triangular", base_lr=0.01, max_lr=0.1),
+        optimizer=OptimizerSpec("sgd", lr=0.01),
+        schedule=ScheduleSpec("triangular", base_lr=0.01, max_lr=0.1),
     ),
 )
 
 
 class ComparisonCreate(Strict):
-    model: ModelIn
-    dataset: DatasetIn
-    batch_size: int = Field(32, ge=1)
-    epochs: int = Field(10, ge=1)
-    seed: int = Field(0, ge=0, le=2**32 - 1 - 100)
-    device: Device = "auto"
+    """One training job over several optimizer/schedule variants, each repeated over seeds."""
+
+    model: ModelSpec = Field(description="The network")
+    dataset: DatasetSpec = Field(description="The data")
+    batch_size: int = spec_field(JobSpec, "batch_size")
+    epochs: int = spec_field(TrainSpec, "epochs")
+    seed: int = spec_field(JobSpec, "seed")
+    device: Device = spec_field(JobSpec, "device")
     variants: list[VariantIn] = Field(default=list(DEFAULT_VARIANTS), min_length=1, max_length=12)
-    repeats: int = Field(3, ge=1, le=10, description="seeds seed+0 .. seed+repeats-1")
+    repeats: int = Field(3, ge=1, le=MAX_REPEATS, description="Seeds seed+0 .. seed+repeats-1 per variant")
     clr_bounds_from_lr_find: bool = Field(
         False,
         description="Run a range test first; every cyclic variant takes its base_lr and max_lr from it",
@@ -104,38 +104,29 @@ class ComparisonCreate(Strict):
 
 @dataclass(frozen=True)
 class PlannedChild:
-    key: str
-    kind: Literal["lr_find", "train"]
-    request: dict[str, Any]
+    """A child run to create: its variant and repeat, its job, and whether it waits for bounds."""
 
-
-def child_key(comparison_id: str, variant: str, repeat: int) -> str:
-    return f"{KEY_PREFIX}:{comparison_id}:{variant}:{repeat}"
-
-
-def parse_child_key(key: str | None) -> tuple[str, int] | None:
-    """(variant, repeat) of a child's idempotency key; None for a run that is no comparison's child."""
-    parts = (key or "").split(":")
-    if len(parts) != 4 or parts[0] != KEY_PREFIX:
-        return None
-    return parts[2], int(parts[3])
+    variant: str
+    repeat: int
+    job: LRFindCreate | TrainCreate
+    held: bool = False
 
 
 def plan_children(
     spec: ComparisonCreate,
-    comparison_id: str,
     *,
     bounds: tuple[float, float] | None = None,
     lr_find_id: str | None = None,
+    with_held: bool = False,
 ) -> list[PlannedChild]:
-    """Without `bounds`: the range test (if any) and the variants that need not wait for it.
+    """Without `bounds`: the range test (if any) and the variants that need not wait for it (and the held
+    ones, still without bounds, when `with_held`: what admission checks at submit).
 
     With `bounds` (base_lr, max_lr) from the range test `lr_find_id`: the held variants only, whose own
-    bounds (if any) the range test's replace.
+    bounds (if any) the range test's replace. Raises ChildNotAJob for a child that is no valid job.
     """
     held = {v.name for v in spec.held_variants}
-    chosen = [v for v in spec.variants if (v.name in held) == (bounds is not None)]
-    base = {
+    common: dict[str, Any] = {
         "model": spec.model,
         "dataset": spec.dataset,
         "batch_size": spec.batch_size,
@@ -143,23 +134,29 @@ def plan_children(
     }
     children: list[PlannedChild] = []
     if bounds is None and spec.clr_bounds_from_lr_find:
-        lr_find = LRFindCreate(**base, seed=spec.seed)
-        key = child_key(comparison_id, LR_FIND_VARIANT, 0)
-        children.append(PlannedChild(key, "lr_find", lr_find.model_dump(mode="json")))
-    for variant in chosen:
-        schedule = variant.schedule.model_dump()
+        try:
+            children.append(PlannedChild(LR_FIND_VARIANT, 0, LRFindCreate(**common, seed=spec.seed)))
+        except ValidationError as error:
+            raise ChildNotAJob(LR_FIND_VARIANT, error) from error
+    for variant in spec.variants:
+        waits = variant.name in held
+        if not (waits if bounds is not None else not waits or with_held):
+            continue
+        schedule = dataclasses.asdict(variant.schedule)
         if bounds is not None:
             schedule.update(base_lr=bounds[0], max_lr=bounds[1], from_lr_find=lr_find_id)
         for repeat in range(spec.repeats):
-            train = TrainCreate(
-                **base,
-                seed=spec.seed + repeat,
-                epochs=spec.epochs,
-                optimizer=variant.optimizer,
-                schedule=ScheduleIn.model_validate(schedule),
-            )
-            key = child_key(comparison_id, variant.name, repeat)
-            children.append(PlannedChild(key, "train", train.model_dump(mode="json")))
+            try:
+                job = TrainCreate(
+                    **common,
+                    seed=spec.seed + repeat,
+                    epochs=spec.epochs,
+                    optimizer=variant.optimizer,
+                    schedule=ScheduleIn(**schedule),
+                )
+            except ValidationError as error:
+                raise ChildNotAJob(variant.name, error) from error
+            children.append(PlannedChild(variant.name, repeat, job, held=waits and bounds is None))
     return children
 
 

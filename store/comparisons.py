@@ -5,27 +5,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store import runs
 from store.comparison_specs import (
     LR_FIND_VARIANT,
+    ChildNotAJob,
     ComparisonCreate,
     PlannedChild,
     bounds_from,
-    child_key,
     plan_children,
 )
 from store.ids import new_id
-from store.models import Comparison, EpochMetric, Run, RunKind, RunStatus
+from store.jobspec import kind_of, request_of
+from store.models import Comparison, EpochMetric, Run, RunStatus
 
 
 def create_comparison(
-    *, session: Session, owner: str, spec: ComparisonCreate, max_attempts: int
-) -> tuple[Comparison, list[Run]]:
-    """The comparison and the children that can start now (flushed, not committed)."""
+    *,
+    session: Session,
+    owner: str,
+    spec: ComparisonCreate,
+    planned: Sequence[PlannedChild],
+    max_attempts: int,
+    max_queued: int,
+) -> Comparison | None:
+    """The comparison and the children that can start now (flushed, not committed); None, with nothing
+    written, when they would take the owner past `max_queued` queued runs.
+
+    The owner's queue counter row is locked first (`runs.lock_queue`), so concurrent submits of one owner
+    take turns and the limit holds exactly, as for single runs.
+    """
+    queued = runs.lock_queue(session=session, owner=owner)
+    if queued + len(planned) > max_queued:
+        return None
     comparison = Comparison(
         id=new_id(),
         owner=owner,
@@ -35,13 +49,8 @@ def create_comparison(
     )
     session.add(comparison)
     session.flush()
-    children = _create_children(
-        session=session,
-        comparison=comparison,
-        planned=plan_children(spec, comparison.id),
-        max_attempts=max_attempts,
-    )
-    return comparison, children
+    _create_children(session=session, comparison=comparison, planned=planned, max_attempts=max_attempts)
+    return comparison
 
 
 def _create_children(
@@ -51,11 +60,12 @@ def _create_children(
         runs.create_run(
             session=session,
             owner=comparison.owner,
-            kind=RunKind(child.kind),
-            request=child.request,
+            kind=kind_of(child.job),
+            request=request_of(child.job),
             max_attempts=max_attempts,
-            idempotency_key=child.key,
             comparison_id=comparison.id,
+            variant=child.variant,
+            repeat=child.repeat,
         )
         for child in planned
     ]
@@ -119,8 +129,9 @@ def release(*, session: Session, comparison_id: str, max_attempts: int) -> None:
     comparison = session.get(Comparison, comparison_id)
     if comparison is None or not comparison.pending_release:
         return
-    key = child_key(comparison.id, LR_FIND_VARIANT, 0)
-    lr_find = runs.find_by_idempotency_key(session=session, owner=comparison.owner, key=key)
+    lr_find = session.scalars(
+        select(Run).where(Run.comparison_id == comparison.id, Run.variant == LR_FIND_VARIANT)
+    ).one_or_none()
     if lr_find is None or not RunStatus(lr_find.status).is_terminal:
         return
     spec = ComparisonCreate.model_validate(comparison.request)
@@ -133,9 +144,9 @@ def release(*, session: Session, comparison_id: str, max_attempts: int) -> None:
     planned: list[PlannedChild] = []
     if why is None and bounds is not None:
         try:
-            planned = plan_children(spec, comparison.id, bounds=bounds, lr_find_id=lr_find.id)
-        except ValidationError as invalid:
-            why = f"bounds {bounds} do not fit: " + "; ".join(e["msg"] for e in invalid.errors())
+            planned = plan_children(spec, bounds=bounds, lr_find_id=lr_find.id)
+        except ChildNotAJob as invalid:
+            why = f"bounds {bounds} do not fit: " + "; ".join(e["msg"] for e in invalid.error.errors())
     if why is not None:
         problem = {"code": "lr_find_not_usable", "detail": why + "; the cyclic variants were not started"}
         stop_release(session=session, comparison_id=comparison.id, error=problem)

@@ -92,6 +92,9 @@ class Run(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     comparison_id: Mapped[str | None] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    # A comparison's child is named by its variant and repeat (the range test: "lr_find", 0), never by a key.
+    variant: Mapped[str | None] = mapped_column(String(40))
+    repeat: Mapped[int | None] = mapped_column(Integer)
     result: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]
     progress_step: Mapped[int] = mapped_column(Integer, default=0)
@@ -114,6 +117,7 @@ class Run(Base):
         Index("ix_runs_owner_id", "owner", "id"),
         Index("ix_runs_status_updated_at", "status", "updated_at"),
         Index("ix_runs_comparison_id", "comparison_id"),
+        Index("uq_runs_comparison_variant_repeat", "comparison_id", "variant", "repeat", unique=True),
         Index(
             "ix_runs_undispatched",
             "created_at",

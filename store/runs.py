@@ -43,6 +43,8 @@ def new_run(
     max_attempts: int,
     idempotency_key: str | None = None,
     comparison_id: str | None = None,
+    variant: str | None = None,
+    repeat: int | None = None,
     callback_url: str | None = None,
     request_hash: str | None = None,
 ) -> Run:
@@ -57,6 +59,8 @@ def new_run(
         request_hash=request_hash or request_digest(request),
         idempotency_key=idempotency_key,
         comparison_id=comparison_id,
+        variant=variant,
+        repeat=repeat,
         callback_url=callback_url,
         max_attempts=max_attempts,
         attempt=0,
@@ -112,6 +116,17 @@ def list_runs(
 def count_queued(*, session: Session, owner: str) -> int:
     """The owner's queued runs: one row of the counter that triggers keep, however long the queue."""
     return session.scalar(select(OwnerQueue.queued).where(OwnerQueue.owner == owner)) or 0
+
+
+def lock_queue(*, session: Session, owner: str) -> int:
+    """Lock the owner's queue counter until commit and return it, so a check-then-insert holds exactly.
+
+    A no-op UPDATE takes the row lock on PostgreSQL and SQLite's write lock before the read, where a read
+    first could not later be upgraded to a write once another writer committed.
+    """
+    held = update(OwnerQueue).where(OwnerQueue.owner == owner).values(queued=OwnerQueue.queued)
+    session.execute(held.execution_options(synchronize_session=False))
+    return count_queued(session=session, owner=owner)
 
 
 def mark_dispatched(*, session: Session, run_ids: Collection[str]) -> None:

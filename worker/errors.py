@@ -6,12 +6,27 @@ from typing import Any
 
 import torch
 from celery.exceptions import SoftTimeLimitExceeded
+from pydantic import ValidationError
 
-from clr import DatasetNotFoundError, WeightsNotFoundError
+from clr.data import DatasetNotFoundError
+from clr.models import WeightsNotFoundError
+from clr.paths import OutsideDataRootsError
+from clr.plugins import PluginError, PluginNotFoundError
 
 
 def problem_for(error: BaseException) -> dict[str, Any]:
     """Map an exception raised by a job to a problem object stored on the run."""
+    cause = _spec_cause(error)
+    if isinstance(cause, PluginNotFoundError):
+        return _problem(
+            "plugin_missing",
+            "Plugin not installed on the worker",
+            f"{cause}. Install the plugin's package in the worker's image (the API's image has it).",
+        )
+    if isinstance(error, PluginError):
+        return _problem("plugin_error", "Plugin failed", f"{error}. The worker's log has the traceback.")
+    if isinstance(error, OutsideDataRootsError):
+        return _problem("dataset_path_outside_roots", "Dataset path outside the data roots", str(error))
     detail = str(error) or type(error).__name__
     if isinstance(error, DatasetNotFoundError):
         return _problem(
@@ -42,6 +57,14 @@ def problem_for(error: BaseException) -> dict[str, Any]:
     if isinstance(error, ValueError):
         return _problem("invalid_job", "Invalid job", detail)
     return _problem("job_error", "Job failed", f"{type(error).__name__}: {detail}")
+
+
+def _spec_cause(error: BaseException) -> BaseException:
+    """The spec check behind a pydantic ValidationError (where a plugin name was refused), else the error."""
+    if isinstance(error, ValidationError):
+        causes = [(e.get("ctx") or {}).get("error") for e in error.errors()]
+        return next((c for c in causes if isinstance(c, PluginNotFoundError)), error)
+    return error
 
 
 def diverged(detail: str) -> dict[str, Any]:

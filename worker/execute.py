@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import clr
 from store import runs, series
 from store.db import transaction
+from store.jobspec import LRFindCreate, job_from_request
 from store.models import RunKind, RunStatus
 from store.settings import Settings
 from worker.errors import diverged, problem_for
@@ -31,12 +32,13 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
         kind, request = run.kind, run.request
     context = JobContext.for_run(settings, run_id)
     try:
+        job = job_from_request(kind, request)  # the API's own checks, again: a second line, never the first
         _discard_unconfirmed_points(factory, run_id, kind, context)
         with Recorder(factory, run_id, poll_interval=min(1.0, settings.heartbeat_interval)) as recorder:
-            if kind == RunKind.LR_FIND:
-                outcome = _finish_lr_find(run_lr_find(request, context, recorder))
+            if isinstance(job, LRFindCreate):
+                outcome = _finish_lr_find(run_lr_find(job, context, recorder))
             else:
-                outcome = _finish_train(run_train(request, context, recorder))
+                outcome = _finish_train(run_train(job, context, recorder))
     except Exception as error:
         log.exception("run %s failed", run_id)
         outcome = (RunStatus.FAILED, {"error": problem_for(error)})

@@ -1,4 +1,4 @@
-"""Runs one job: a stored request becomes `clr` specs, and `clr`'s callables feed the recorder."""
+"""Runs one job: the stored request becomes the job by the API's own contract; `clr` feeds the recorder."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import clr
+from store.jobspec import LRFindCreate, TrainCreate
 from store.settings import Settings
 from worker.recorder import Recorder
-
-DEFAULT_STEP_SIZE_EPOCHS = 2.0  # the CLR paper: a half cycle of 2 to 10 epochs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,66 +37,17 @@ class JobContext:
         return self.run_dir / "model.pt"
 
 
-def _common(request: dict[str, Any]) -> dict[str, Any]:
-    optimizer = {k: v for k, v in request["optimizer"].items()}
-    optimizer["betas"] = tuple(optimizer["betas"])
-    return {
-        "model": clr.ModelSpec(**request["model"]),
-        "dataset": clr.DatasetSpec(**request["dataset"]),
-        "optimizer": clr.OptimizerSpec(**optimizer),
-        "batch_size": request["batch_size"],
-        "seed": request["seed"],
-        "device": request["device"],
-    }
-
-
-def run_lr_find(request: dict[str, Any], context: JobContext, recorder: Recorder) -> clr.RangeTestResult:
-    names = (
-        "start_lr",
-        "end_lr",
-        "num_iter",
-        "epochs",
-        "step_mode",
-        "smoothing",
-        "diverge_threshold",
-        "base_lr_factor",
-        "suggestion",
-    )
-    spec = clr.RangeTestSpec(**{name: request[name] for name in names})
-
+def run_lr_find(job: LRFindCreate, context: JobContext, recorder: Recorder) -> clr.RangeTestResult:
     def on_chunk(chunk: clr.RangeChunk) -> None:
         recorder.add_points("range", dataclasses.asdict(chunk))
 
     return clr.find_lr(
-        **_common(request),
-        range_test=spec,
+        job,
         data_roots=context.data_roots,
         torch_home=context.torch_home,
         on_chunk=on_chunk,
         on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
         should_stop=recorder.should_stop,
-    )
-
-
-def schedule_spec(schedule: dict[str, Any], optimizer_lr: float) -> clr.ScheduleSpec:
-    """The stored schedule (bounds already resolved by the API for from_lr_find) as a `clr` spec."""
-    base_lr = schedule.get("base_lr") or optimizer_lr
-    max_lr = schedule.get("max_lr") or base_lr
-    step_size = schedule.get("step_size_iter")
-    step_size_epochs = schedule.get("step_size_epochs")
-    if schedule["policy"] in clr.CYCLIC_POLICIES and step_size is None and step_size_epochs is None:
-        step_size_epochs = DEFAULT_STEP_SIZE_EPOCHS
-    return clr.ScheduleSpec(
-        policy=schedule["policy"],
-        base_lr=base_lr,
-        max_lr=max_lr,
-        step_size=step_size,
-        step_size_epochs=step_size_epochs,
-        gamma=schedule["gamma"],
-        bound_decay=schedule["bound_decay"],
-        cycle_momentum=schedule["cycle_momentum"],
-        base_momentum=schedule["base_momentum"],
-        max_momentum=schedule["max_momentum"],
     )
 
 
@@ -115,15 +65,10 @@ def training_callbacks(recorder: Recorder) -> dict[str, Any]:
     }
 
 
-def run_train(request: dict[str, Any], context: JobContext, recorder: Recorder) -> clr.TrainResult:
-    train = clr.TrainSpec(
-        epochs=request["epochs"], amp=request["amp"], channels_last=request["channels_last"]
-    )
+def run_train(job: TrainCreate, context: JobContext, recorder: Recorder) -> clr.TrainResult:
     context.run_dir.mkdir(parents=True, exist_ok=True)
     return clr.fit(
-        **_common(request),
-        schedule=schedule_spec(request["schedule"], request["optimizer"]["lr"]),
-        train=train,
+        job,
         data_roots=context.data_roots,
         torch_home=context.torch_home,
         **training_callbacks(recorder),

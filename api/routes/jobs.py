@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Header, Response
 from api.deps import HotPathDep, OwnerDep, SettingsDep
 from api.submit import submit
 from api.views import run_out
+from store.jobspec import JobRequest, LRFindCreate, TrainCreate
 from store.models import Run
-from store.schemas import LRFindCreate, Problem, RunOut, TrainCreate
+from store.schemas import Problem, RunOut
 
 router = APIRouter(tags=["jobs"])
 
@@ -33,7 +34,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-SubmitJob = Callable[[LRFindCreate | TrainCreate], Awaitable[tuple[Run, bool]]]
+SubmitJob = Callable[[JobRequest], Awaitable[tuple[Run, bool]]]
 
 
 async def get_submitter(
@@ -44,7 +45,7 @@ async def get_submitter(
 ) -> SubmitJob:
     """`submit` bound to the request's owner, database and Idempotency-Key."""
 
-    async def submit_job(body: LRFindCreate | TrainCreate) -> tuple[Run, bool]:
+    async def submit_job(body: JobRequest) -> tuple[Run, bool]:
         return await submit(
             hot=hot, settings=settings, owner=owner, body=body, idempotency_key=idempotency_key
         )

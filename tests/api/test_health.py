@@ -67,7 +67,7 @@ def test_the_default_app_builds_from_the_environment_without_loading_torch_or_th
 ) -> None:
     code = (
         "import sys, api.app; api.app.make_default_app(); "
-        "loaded = [m for m in ('torch', 'worker.tasks', 'clr') if m in sys.modules]; "
+        "loaded = [m for m in ('torch', 'worker.tasks', 'clr.models') if m in sys.modules]; "
         "sys.exit(f'loaded {loaded}' if loaded else 0)"
     )
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLR_")}, "CLR_HOME": str(tmp_path)}

@@ -20,7 +20,7 @@ def digits() -> clr.DataSplits:
 
 def _tiny_cnn(data: clr.DataSplits, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    spec = clr.ModelSpec("vanilla_cnn", width=8, dropout=0.1)
+    spec = clr.ModelSpec("vanilla_cnn", {"width": 8, "dropout": 0.1})
     return clr.build_model(spec, input_shape=data.input_shape, num_classes=data.num_classes)
 
 

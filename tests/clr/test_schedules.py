@@ -37,7 +37,7 @@ def test_cyclic_policies_equal_torch_cyclic_lr(policy: str) -> None:
         step_size = rng.randint(1, 60)
         gamma = rng.uniform(0.99, 1.0)
         steps = rng.randint(100, 400)
-        spec = ScheduleSpec(policy, base_lr=base, max_lr=peak, step_size=step_size, gamma=gamma)  # type: ignore[arg-type]
+        spec = ScheduleSpec(policy, base_lr=base, max_lr=peak, step_size_iter=step_size, gamma=gamma)  # type: ignore[arg-type]
         theirs_opt = _optimizer()
         theirs = CyclicLR(
             theirs_opt,
@@ -89,7 +89,7 @@ def test_one_cycle_equals_torch_one_cycle_lr(anneal: str) -> None:
 
 def test_linear_bound_decay_shrinks_peaks_to_the_final_fraction() -> None:
     spec = ScheduleSpec(
-        "triangular", base_lr=0.1, max_lr=1.1, step_size=10, bound_decay="linear", bound_decay_rate=0.2,
+        "triangular", base_lr=0.1, max_lr=1.1, step_size_iter=10, bound_decay="linear", bound_decay_rate=0.2,
         total_steps=100,
     )  # fmt: skip
     peaks = [lr_at(spec, s) for s in range(10, 100, 20)]
@@ -101,14 +101,14 @@ def test_linear_bound_decay_shrinks_peaks_to_the_final_fraction() -> None:
 
 def test_exponential_bound_decay_reaches_the_final_fraction_at_total_steps() -> None:
     spec = ScheduleSpec(
-        "triangular", base_lr=0.1, max_lr=1.1, step_size=50, bound_decay="exponential", bound_decay_rate=0.25,
-        total_steps=100,
+        "triangular", base_lr=0.1, max_lr=1.1, step_size_iter=50, bound_decay="exponential",
+        bound_decay_rate=0.25, total_steps=100,
     )  # fmt: skip
     assert lr_at(spec, 50) == pytest.approx(0.1 + 1.0 * 0.25**0.5)
 
 
 def test_cosine_restarts_jump_back_to_max_every_two_step_sizes() -> None:
-    spec = ScheduleSpec("cosine_restarts", base_lr=0.01, max_lr=0.1, step_size=5)
+    spec = ScheduleSpec("cosine_restarts", base_lr=0.01, max_lr=0.1, step_size_iter=5)
     lrs = [lr_at(spec, s) for s in range(30)]
     assert lrs[0] == lrs[10] == lrs[20] == pytest.approx(0.1)
     assert lrs[5] == pytest.approx(0.055)
@@ -117,7 +117,7 @@ def test_cosine_restarts_jump_back_to_max_every_two_step_sizes() -> None:
 
 
 def test_momentum_moves_inverse_to_the_learning_rate_for_adam_beta1() -> None:
-    spec = ScheduleSpec("triangular", base_lr=0.01, max_lr=0.1, step_size=4, cycle_momentum=True)
+    spec = ScheduleSpec("triangular", base_lr=0.01, max_lr=0.1, step_size_iter=4, cycle_momentum=True)
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
     scheduler = CyclicScheduler(optimizer, spec)
     seen = []
@@ -137,7 +137,7 @@ def test_constant_policy_keeps_base_lr() -> None:
 
 
 def test_scheduler_pickles_and_resumes_at_the_same_lr() -> None:
-    spec = ScheduleSpec("triangular2", base_lr=0.001, max_lr=0.01, step_size=7, cycle_momentum=True)
+    spec = ScheduleSpec("triangular2", base_lr=0.001, max_lr=0.01, step_size_iter=7, cycle_momentum=True)
     optimizer = _optimizer()
     scheduler = CyclicScheduler(optimizer, spec)
     _run(scheduler, optimizer, 23)
@@ -154,8 +154,8 @@ def test_scheduler_pickles_and_resumes_at_the_same_lr() -> None:
 
 def test_step_size_epochs_resolves_to_batches() -> None:
     spec = ScheduleSpec("triangular", base_lr=0.01, max_lr=0.1, step_size_epochs=2.5)
-    resolved = spec.resolved(batches_per_epoch=10, total_steps=200)
-    assert (resolved.step_size, resolved.total_steps, resolved.step_size_epochs) == (25, 200, None)
+    resolved = spec.resolved(batches_per_epoch=10, total_steps=200, optimizer_lr=0.5)
+    assert (resolved.step_size_iter, resolved.total_steps, resolved.step_size_epochs) == (25, 200, None)
 
 
 def test_unresolved_step_size_epochs_is_rejected_by_the_scheduler() -> None:
@@ -166,6 +166,6 @@ def test_unresolved_step_size_epochs_is_rejected_by_the_scheduler() -> None:
 
 def test_lr_stays_within_bounds_for_every_cyclic_policy() -> None:
     for policy in ("triangular", "triangular2", "exp_range", "cosine_restarts"):
-        spec = ScheduleSpec(policy, base_lr=0.01, max_lr=0.1, step_size=13, gamma=0.999)  # type: ignore[arg-type]
+        spec = ScheduleSpec(policy, base_lr=0.01, max_lr=0.1, step_size_iter=13, gamma=0.999)  # type: ignore[arg-type]
         assert all(0.01 <= lr_at(spec, s) <= 0.1 + 1e-15 for s in range(500))
         assert math.isclose(lr_at(spec, 0), 0.1 if policy == "cosine_restarts" else 0.01)

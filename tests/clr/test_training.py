@@ -17,11 +17,11 @@ TRIANGULAR = clr.ScheduleSpec("triangular", base_lr=0.01, max_lr=0.1, step_size_
 
 
 def _fit(dataset: clr.DatasetSpec, epochs: int, **kwargs: object) -> clr.TrainResult:
-    return clr.fit(
-        model=clr.ModelSpec("vanilla_cnn", width=16, dropout=0.2), dataset=dataset, optimizer=SGD,
-        schedule=TRIANGULAR, train=clr.TrainSpec(epochs=epochs, chunk_size=16), batch_size=32, seed=0,
-        device="cpu", **kwargs,  # type: ignore[arg-type]
+    job = clr.TrainJob(
+        model=clr.ModelSpec("vanilla_cnn", {"width": 16, "dropout": 0.2}), dataset=dataset, optimizer=SGD,
+        schedule=TRIANGULAR, epochs=epochs, batch_size=32, seed=0, device="cpu",
     )  # fmt: skip
+    return clr.fit(job, chunk_size=16, **kwargs)  # type: ignore[arg-type]
 
 
 def test_training_on_digits_lifts_validation_accuracy_far_above_chance() -> None:
@@ -58,12 +58,12 @@ def test_batch_records_carry_the_lr_each_step_used(
     model = tiny_cnn(digits)
     optimizer = clr.build_optimizer(SGD, model.parameters())
     config = TRIANGULAR.resolved(
-        batches_per_epoch=digits.batches_per_epoch, total_steps=digits.batches_per_epoch
+        batches_per_epoch=digits.batches_per_epoch, total_steps=digits.batches_per_epoch, optimizer_lr=0.01
     )
     chunks: list[clr.BatchChunk] = []
     clr.train(
         model, digits, optimizer, clr.CyclicScheduler(optimizer, config), nn.CrossEntropyLoss(),
-        clr.TrainSpec(epochs=1, chunk_size=5), on_batches=chunks.append,
+        clr.TrainSpec(epochs=1), on_batches=chunks.append, chunk_size=5,
     )  # fmt: skip
     lrs = [lr for c in chunks for lr in c.lr]
     assert lrs == [clr.lr_at(config, s) for s in range(digits.batches_per_epoch)]
@@ -105,8 +105,9 @@ def test_training_stops_as_diverged_on_nan_loss(
         optimizer,
         None,
         nan_at_step_9,
-        clr.TrainSpec(epochs=2, chunk_size=4),
+        clr.TrainSpec(epochs=2),
         on_batches=chunks.append,
+        chunk_size=4,
     )
     losses = [v for c in chunks for v in c.loss]
     assert result.stop_reason == "diverged"

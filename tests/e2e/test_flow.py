@@ -55,7 +55,7 @@ def test_training_with_triangular_clr_follows_the_policy_and_learns_digits(servi
         curves = client.get(f"/runs/{run_id}/curves").json()
 
     assert 0 < partial < len(curves["batch"]["step"])
-    spec = clr.ScheduleSpec(policy="triangular", base_lr=0.005, max_lr=0.05, step_size=30)
+    spec = clr.ScheduleSpec(policy="triangular", base_lr=0.005, max_lr=0.05, step_size_iter=30)
     expected = [clr.lr_at(spec, int(step)) for step in curves["batch"]["step"]]
     np.testing.assert_allclose(curves["batch"]["lr"], expected, rtol=1e-9)
     assert curves["epochs"]["epoch"] == list(range(6))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.comparisons import cancel
 from store import comparisons, keys, runs
-from store.comparison_specs import ComparisonCreate
+from store.comparison_specs import ComparisonCreate, plan_children
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Comparison, OwnerQueue, Run, RunStatus
 from worker.dispatch import reap_silent
@@ -94,10 +94,17 @@ def test_cancelling_a_comparison_holds_no_queue_counter_while_it_waits_for_a_chi
         {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "epochs": 1, "repeats": 1}
     )
     with transaction(factory) as session:
-        comparison, children = comparisons.create_comparison(
-            session=session, owner=owner, spec=spec, max_attempts=1
+        created = comparisons.create_comparison(
+            session=session,
+            owner=owner,
+            spec=spec,
+            planned=plan_children(spec),
+            max_attempts=1,
+            max_queued=100,
         )
-    child_ids = [run.id for run in children]
+        assert created is not None
+        comparison = created
+        child_ids = [run.id for run in comparisons.children(session=session, comparison_id=comparison.id)]
     assert len(child_ids) >= 3
 
     def work() -> None:

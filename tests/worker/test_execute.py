@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import runs, series
 from store.db import transaction
+from store.jobspec import adapter, request_of
 from store.models import RunKind, RunStatus
-from store.schemas import LRFindCreate, TrainCreate
 from store.settings import Settings
 from worker.execute import execute
 
@@ -22,8 +22,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def queue(factory: sessionmaker[Session], kind: RunKind, body: dict[str, Any]) -> str:
-    schema = LRFindCreate if kind == RunKind.LR_FIND else TrainCreate
-    request = schema.model_validate(body).model_dump(mode="json")
+    request = request_of(adapter(kind).validate_python(body))
     with transaction(factory) as session:
         return runs.create_run(session=session, owner="o", kind=kind, request=request, max_attempts=2).id
 

@@ -1,0 +1,96 @@
+"""One contract for a job: the request bodies are clr's own job specs, so what the API accepts a worker runs.
+
+`LRFindCreate` and `TrainCreate` are pydantic dataclasses over `clr.RangeTestJob` and `clr.TrainJob`: pydantic
+checks types and the bounds declared on clr's fields, then clr's own checks run; at the API edge, and again
+when a worker reads the stored request through `job_from_request`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import ConfigDict, HttpUrl, TypeAdapter
+from pydantic.dataclasses import dataclass as request_dataclass
+
+from clr.fields import SpecError, param
+from clr.specs import RangeTestJob, ScheduleSpec, TrainJob
+from store.models import RunKind
+
+REQUEST = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What the service adds to a job."""
+
+    callback_url: HttpUrl | None = param(
+        None, doc="Receives POST {id, kind, status, result, error, finished_at} once the run ends"
+    )
+
+
+@request_dataclass(frozen=True, kw_only=True, config=REQUEST)
+class LRFindCreate(RangeTestJob, RunOptions):
+    """A learning-rate range test to queue."""
+
+
+@request_dataclass(frozen=True, config=REQUEST)
+class ScheduleIn(ScheduleSpec):
+    """A schedule whose missing bounds may come from a range test of the caller's."""
+
+    from_lr_find: str | None = param(
+        None,
+        doc="Id of a succeeded range test of yours: a missing max_lr is its suggested_max_lr, a missing "
+        "base_lr its suggested_base_lr",
+        max_length=64,
+    )
+
+
+@request_dataclass(frozen=True, kw_only=True, config=REQUEST)
+class TrainCreate(TrainJob, RunOptions):
+    """A training run to queue."""
+
+    schedule: ScheduleIn = param(
+        default_factory=lambda: ScheduleIn("constant"), doc="The learning-rate schedule"
+    )
+
+
+JobRequest = LRFindCreate | TrainCreate
+REQUEST_TYPES: dict[RunKind, type[LRFindCreate] | type[TrainCreate]] = {
+    RunKind.LR_FIND: LRFindCreate,
+    RunKind.TRAIN: TrainCreate,
+}
+
+
+@cache
+def adapter(kind: RunKind) -> TypeAdapter[Any]:
+    """A pydantic TypeAdapter of the request type of a kind of run, built once."""
+    return TypeAdapter(REQUEST_TYPES[kind])
+
+
+def kind_of(job: JobRequest) -> RunKind:
+    return RunKind.LR_FIND if isinstance(job, LRFindCreate) else RunKind.TRAIN
+
+
+def request_of(job: JobRequest) -> dict[str, Any]:
+    """The job as the JSON stored on its run, every default filled in."""
+    request: dict[str, Any] = adapter(kind_of(job)).dump_python(job, mode="json")
+    return request
+
+
+def check_runnable(job: JobRequest) -> None:
+    """Raise SpecError for what only a complete job must have: a train schedule's bounds."""
+    if isinstance(job, TrainCreate):
+        try:
+            job.schedule.require_bounds()
+        except SpecError as error:
+            raise SpecError(f"schedule.{error.field}", str(error)) from error
+
+
+def job_from_request(kind: str, request: Mapping[str, Any]) -> JobRequest:
+    """The stored request as the job a worker runs, checked exactly as the API checked it."""
+    job: JobRequest = adapter(RunKind(kind)).validate_python(request)
+    check_runnable(job)
+    return job
