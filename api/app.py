@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
+from api.openapi import install_openapi
 from api.routes import artifacts, comparisons, events, health, jobs, metrics, plots, runs, ui
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
@@ -69,6 +70,7 @@ def create_app(
     app.state.hot = hot
     app.state.owners = OwnerCache(look_up=lambda key: hot.owner_of(key=key), ttl=settings.key_cache_seconds)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.state.metrics_registry = make_registry(session_factory)
     app.add_middleware(HttpMetrics, registry=app.state.metrics_registry)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Subset
 
 from clr.batches import Augment, InMemoryBatches
 from clr.device import resolve_device
+from clr.paths import confined
 from clr.shapes import generate_shapes
 from clr.specs import DatasetSpec
 
@@ -44,9 +45,16 @@ class DataSplits:
 
 
 def _resolve_path(name: str, path: str | None, data_roots: Sequence[Path]) -> Path:
-    """First existing candidate for path under the data roots (or path itself if absolute)."""
+    """First existing candidate for path under the data roots (or path itself if absolute).
+
+    With data roots (as the worker always has), a given path is confined to them here too, where the data is
+    read: a link made after submit that leads out of them is refused (OutsideDataRootsError).
+    """
     relative = Path(path) if path else Path(DEFAULT_DIRS.get(name, name))
-    candidates = [relative] if relative.is_absolute() else [Path(root) / relative for root in data_roots]
+    if path and data_roots:
+        candidates = confined(path, data_roots)
+    else:
+        candidates = [relative] if relative.is_absolute() else [Path(root) / relative for root in data_roots]
     for candidate in candidates:
         if candidate.exists():
             return candidate

@@ -83,3 +83,33 @@ def test_training_records_every_batch_and_epoch_and_saves_the_weights(
     assert epochs["epoch"] == [0, 1]
     assert run.result["epochs_completed"] == 2
     assert (settings.resolved_artifact_dir / run_id / "model.pt").is_file()
+
+
+def test_a_run_naming_a_model_this_worker_lacks_fails_with_plugin_missing(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The worker re-checks the stored request: an image without the plugin fails it with its own code."""
+    request = request_of(adapter(RunKind.LR_FIND).validate_python({**DIGITS, "num_iter": 30}))
+    request["model"] = {"name": "acme_unet", "params": {}}
+    with transaction(session_factory) as session:
+        run_id = runs.create_run(
+            session=session, owner="o", kind=RunKind.LR_FIND, request=request, max_attempts=2
+        ).id
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
+    error = load(session_factory, run_id).error
+    assert error["code"] == "plugin_missing"
+    assert "acme_unet" in error["detail"]
+
+
+def test_a_dataset_path_leading_out_of_the_data_roots_after_submit_is_refused_where_it_is_read(
+    session_factory: sessionmaker[Session], settings: Settings, tmp_path: Path
+) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    (outside / "secret-class").mkdir(parents=True)
+    body = {**DIGITS, "dataset": {"name": "imagefolder", "path": "photos"}, "num_iter": 5}
+    run_id = queue(session_factory, RunKind.LR_FIND, body)
+    (tmp_path / "photos").symlink_to(outside)  # made after the API checked the path
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
+    error = load(session_factory, run_id).error
+    assert error["code"] == "dataset_path_outside_roots"
+    assert "secret-class" not in error["detail"]
