@@ -49,7 +49,7 @@ def test_every_request_the_schema_allows_is_refused_with_a_4xx_or_built_by_the_w
 
     @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(case=schema[path]["POST"].as_strategy())
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         response = case.call(base_url=live_api.base_url, headers=auth)
         assert response.status_code < 500, (case.body, response.text)
         if response.status_code >= 300:
