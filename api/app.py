@@ -16,7 +16,7 @@ from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
 from api.openapi import install_openapi
-from api.routes import artifacts, comparisons, events, health, jobs, metrics, plots, runs, ui
+from api.routes import artifacts, catalog, comparisons, events, health, jobs, metrics, plots, runs, ui
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
 from worker.app import make_celery
@@ -83,6 +83,7 @@ def create_app(
     app.include_router(plots.router)
     app.include_router(artifacts.router)
     app.include_router(metrics.router)
+    app.include_router(catalog.router)
     return app
 
 

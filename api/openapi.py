@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from store.catalog import REF_TEMPLATE, model_choices
+from store.catalog import REF_TEMPLATE, models
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -24,19 +24,19 @@ def install_openapi(app: FastAPI) -> None:
 def _choose_models(schemas: dict[str, Any]) -> None:
     """ModelSpec becomes oneOf the installed models, each with its own `params` schema."""
     mapping: dict[str, str] = {}
-    for name, choice in model_choices().items():
-        params = dict(choice["params"])
+    for model in models():
+        params = dict(model.params)
         schemas.update(params.pop("$defs", {}))
-        component = f"Model_{name}"
+        component = f"Model_{model.name}"
         schemas[component] = {
-            "title": name,
-            "description": choice["summary"],
+            "title": model.name,
+            "description": model.summary,
             "type": "object",
-            "properties": {"name": {"type": "string", "const": name}, "params": params},
+            "properties": {"name": {"type": "string", "const": model.name}, "params": params},
             "required": ["name"],
             "additionalProperties": False,
         }
-        mapping[name] = REF_TEMPLATE.format(model=component)
+        mapping[model.name] = REF_TEMPLATE.format(model=component)
     schemas["ModelSpec"] = {
         "description": schemas["ModelSpec"].get("description", ""),
         "oneOf": [{"$ref": ref} for ref in mapping.values()],

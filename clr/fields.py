@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Collection
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -96,6 +97,21 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
         raise SpecError(
             name, f"{name} must be of type {' or '.join(t.__name__ for t in simple)}, got {value!r}"
         )
+
+
+def check_unused(spec: Any, owner: type, used: Collection[str], *, by: str, key: str) -> None:
+    """Raise SpecError for a field of `owner` outside `used` (and `key`, which chose them) not at its default.
+
+    `owner` is the spec class whose fields `used` speaks of, so a subclass's own fields are left alone.
+    """
+    for field in dataclasses.fields(owner):
+        if field.name in (key, *used) or field.default_factory is not dataclasses.MISSING:
+            continue
+        value = getattr(spec, field.name)
+        if value != field.default:
+            raise SpecError(
+                field.name, f"{field.name} is not used by {by}, which takes {list(used)}; got {value!r}"
+            )
 
 
 def check_fields(spec: Any) -> None:

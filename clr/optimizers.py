@@ -20,16 +20,12 @@ def build_optimizer(spec: OptimizerSpec, params: Iterable[torch.nn.Parameter]) -
     eps = spec.eps if spec.eps is not None else DEFAULT_EPS.get(spec.name, 1e-8)
     common: dict[str, Any] = {"lr": spec.lr, "weight_decay": spec.weight_decay}
     if spec.name in ("sgd", "sgd_momentum"):
-        default = 0.9 if spec.name == "sgd_momentum" else 0.0
-        momentum = spec.momentum if spec.momentum is not None else default
-        if spec.nesterov and momentum == 0:
-            raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
-        return torch.optim.SGD(trainable, momentum=momentum, nesterov=spec.nesterov, **common)
+        return torch.optim.SGD(trainable, momentum=spec.effective_momentum, nesterov=spec.nesterov, **common)
     if spec.name == "adagrad":
         return torch.optim.Adagrad(trainable, eps=eps, **common)
     if spec.name == "rmsprop":
         return torch.optim.RMSprop(
-            trainable, alpha=spec.alpha, eps=eps, momentum=spec.momentum or 0.0, **common
+            trainable, alpha=spec.alpha, eps=eps, momentum=spec.effective_momentum, **common
         )
     if spec.name == "adam":
         return torch.optim.Adam(trainable, betas=spec.betas, eps=eps, **common)

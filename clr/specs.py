@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from clr.fields import SpecError, check_fields, param
+from clr.fields import SpecError, check_fields, check_unused, param
 from clr.plugins import model_plugin, parse_params
 
 Trainable = Literal["all", "last_block", "head"]
@@ -25,6 +25,26 @@ Amp = Literal["none", "bf16", "fp16"]
 Device = Literal["auto", "cpu", "cuda"]
 
 CYCLIC_POLICIES = ("triangular", "triangular2", "exp_range", "cosine_restarts")
+# Which fields each optimizer and policy reads: the others must keep their defaults (discovery lists these).
+OPTIMIZER_PARAMS: dict[str, tuple[str, ...]] = {
+    "sgd": ("lr", "momentum", "nesterov", "weight_decay"),
+    "sgd_momentum": ("lr", "momentum", "nesterov", "weight_decay"),
+    "adagrad": ("lr", "weight_decay", "eps"),
+    "rmsprop": ("lr", "momentum", "weight_decay", "eps", "alpha"),
+    "adam": ("lr", "weight_decay", "betas", "eps"),
+    "adamw": ("lr", "weight_decay", "betas", "eps"),
+}
+_BOUNDS = ("base_lr", "max_lr")
+_MOMENTUM = ("cycle_momentum", "base_momentum", "max_momentum")
+_CYCLE = (*_BOUNDS, "step_size_iter", "step_size_epochs", "bound_decay", "bound_decay_rate", "total_steps")
+POLICY_PARAMS: dict[str, tuple[str, ...]] = {
+    "triangular": (*_CYCLE, *_MOMENTUM),
+    "triangular2": (*_CYCLE, *_MOMENTUM),
+    "exp_range": (*_CYCLE, "gamma", *_MOMENTUM),
+    "cosine_restarts": (*_CYCLE, *_MOMENTUM),
+    "one_cycle": (*_BOUNDS, "total_steps", "pct_start", "anneal_strategy", "final_div_factor", *_MOMENTUM),
+    "constant": _BOUNDS,
+}
 PATH_DATASETS = ("cifar10", "mnist", "fashion_mnist", "imagefolder")
 DEFAULT_STEP_SIZE_EPOCHS = 2.0  # the CLR paper: a half cycle of 2 to 10 epochs
 MAX_LR = 100.0
@@ -108,14 +128,16 @@ class OptimizerSpec:
             isinstance(b, int | float) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in self.betas
         ):
             raise SpecError("betas", f"betas must hold two numbers in [0, 1), got {list(self.betas)!r}")
-        if self.nesterov and self.name not in ("sgd", "sgd_momentum"):
-            raise SpecError(
-                "nesterov", f"nesterov is only allowed for sgd and sgd_momentum, not {self.name!r}"
-            )
-        if self.momentum is not None and self.name not in ("sgd", "sgd_momentum", "rmsprop"):
-            raise SpecError(
-                "momentum", f"momentum is only used by sgd, sgd_momentum and rmsprop, not {self.name!r}"
-            )
+        check_unused(self, OptimizerSpec, OPTIMIZER_PARAMS[self.name], by=self.name, key="name")
+        if self.nesterov and self.effective_momentum == 0:
+            raise SpecError("nesterov", f"nesterov needs momentum > 0, got {self.effective_momentum!r}")
+
+    @property
+    def effective_momentum(self) -> float:
+        """The momentum the optimizer gets: the given one, else 0.9 for sgd_momentum and 0 otherwise."""
+        if self.momentum is not None:
+            return self.momentum
+        return 0.9 if self.name == "sgd_momentum" else 0.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +181,7 @@ class ScheduleSpec:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_unused(self, ScheduleSpec, POLICY_PARAMS[self.policy], by=self.policy, key="policy")
         if self.step_size_iter is not None and self.step_size_epochs is not None:
             raise SpecError("step_size_iter", "give step_size_iter or step_size_epochs, not both")
         if self.policy in CYCLIC_POLICIES and self.step_size_iter is None and self.step_size_epochs is None:
@@ -203,7 +226,9 @@ class ScheduleSpec:
             max_lr=self.max_lr if self.max_lr is not None else base_lr,
             step_size_iter=step_size,
             step_size_epochs=None,
-            total_steps=self.total_steps or total_steps,
+            total_steps=self.total_steps or total_steps
+            if "total_steps" in POLICY_PARAMS[self.policy]
+            else None,
         )
 
 

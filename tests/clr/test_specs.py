@@ -25,9 +25,11 @@ import clr
         (lambda: clr.DatasetSpec("imagefolder"), "path", r"path is required"),
         (lambda: clr.DatasetSpec("imagefolder", path="a\x00b"), "path", r"control characters"),
         (lambda: clr.OptimizerSpec("adam", lr=-1.0), "lr", r"lr must be > 0, got -1.0"),
-        (lambda: clr.OptimizerSpec("adam", nesterov=True), "nesterov", r"only allowed for sgd"),
+        (lambda: clr.OptimizerSpec("adam", nesterov=True), "nesterov", r"not used by adam, which takes"),
         (lambda: clr.OptimizerSpec("adam", betas=(1.5, 0.9)), "betas", r"two numbers in \[0, 1\)"),
-        (lambda: clr.OptimizerSpec("adam", momentum=0.9), "momentum", r"only used by sgd"),
+        (lambda: clr.OptimizerSpec("adam", momentum=0.9), "momentum", r"not used by adam"),
+        (lambda: clr.OptimizerSpec("sgd", betas=(0.5, 0.9)), "betas", r"not used by sgd"),
+        (lambda: clr.ScheduleSpec("one_cycle", gamma=0.5), "gamma", r"not used by one_cycle"),
         (
             lambda: clr.ScheduleSpec("triangular", base_lr=0.1, max_lr=0.01, step_size_iter=3),
             "max_lr",

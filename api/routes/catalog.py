@@ -1,0 +1,41 @@
+"""Discovery: which models, optimizers and policies this installation runs, each with its parameters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.deps import OwnerDep
+from store import catalog
+from store.catalog import ModelOut, OptimizerOut, PolicyOut
+from store.schemas import Problem
+
+router = APIRouter(tags=["discovery"], responses={401: {"model": Problem}})
+
+
+class ModelList(BaseModel):
+    items: list[ModelOut]
+
+
+class OptimizerList(BaseModel):
+    items: list[OptimizerOut]
+
+
+class PolicyList(BaseModel):
+    items: list[PolicyOut]
+
+
+@router.get("/models", summary="Installed models and their parameters")
+async def list_models(_: OwnerDep) -> ModelList:
+    """Every model plugin installed (the bundled ones and any package's), with `model.params`' schema."""
+    return ModelList(items=catalog.models())
+
+
+@router.get("/optimizers", summary="Optimizers and the fields each reads")
+async def list_optimizers(_: OwnerDep) -> OptimizerList:
+    return OptimizerList(items=catalog.optimizers())
+
+
+@router.get("/policies", summary="Learning-rate policies and the schedule fields each reads")
+async def list_policies(_: OwnerDep) -> PolicyList:
+    return PolicyList(items=catalog.policies())
