@@ -1,6 +1,7 @@
 """Submitting a job: idempotency, limits, data paths and from_lr_find bounds, then commit (a relay sends it).
 
-The stored request is the validated body as given (all defaults filled in). For a train run with
+The stored request is the validated body as given (all defaults filled in) without its name, tags and
+metadata, which the run keeps in columns of their own. For a train run with
 `schedule.from_lr_find`, a missing `schedule.base_lr` / `schedule.max_lr` is filled in from that range test's
 `suggested_base_lr` / `suggested_max_lr` (base falls back to max_lr / base_lr_factor), so the worker reads its
 bounds from the request alone; `from_lr_find` stays in it to say where they came from. The idempotency digest
@@ -42,10 +43,10 @@ async def submit(
             return replayed(run=earlier, kind=kind, digest=digest), False
     check_limits(settings=settings, body=body)
     check_dataset_path(settings=settings, path=body.dataset.path)
-    request = given
+    request = body.job_request()
     if isinstance(body, TrainCreate) and body.schedule.from_lr_find is not None:
         source = await hot.run(run_id=body.schedule.from_lr_find, owner=owner)
-        request = {**given, "schedule": resolve_schedule(source=source, schedule=body.schedule)}
+        request = {**request, "schedule": resolve_schedule(source=source, schedule=body.schedule)}
     run = runs.new_run(
         owner=owner,
         kind=kind,
@@ -54,6 +55,9 @@ async def submit(
         max_attempts=settings.max_attempts,
         idempotency_key=idempotency_key,
         callback_url=given["callback_url"],
+        name=body.name,
+        tags=body.tags,
+        meta=body.metadata,
     )
     try:
         accepted = await hot.accept(run, max_queued=settings.max_queued_per_owner)

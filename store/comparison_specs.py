@@ -18,6 +18,7 @@ from store.schemas import (
     LRFindCreate,
     ModelIn,
     OptimizerIn,
+    RunLabels,
     ScheduleIn,
     Strict,
     TrainCreate,
@@ -63,7 +64,7 @@ DEFAULT_VARIANTS = (
 )
 
 
-class ComparisonCreate(Strict):
+class ComparisonCreate(RunLabels):
     model: ModelIn
     dataset: DatasetIn
     batch_size: int = Field(32, ge=1)
@@ -145,7 +146,7 @@ def plan_children(
     if bounds is None and spec.clr_bounds_from_lr_find:
         lr_find = LRFindCreate(**base, seed=spec.seed)
         key = child_key(comparison_id, LR_FIND_VARIANT, 0)
-        children.append(PlannedChild(key, "lr_find", lr_find.model_dump(mode="json")))
+        children.append(PlannedChild(key, "lr_find", lr_find.job_request()))
     for variant in chosen:
         schedule = variant.schedule.model_dump()
         if bounds is not None:
@@ -159,7 +160,7 @@ def plan_children(
                 schedule=ScheduleIn.model_validate(schedule),
             )
             key = child_key(comparison_id, variant.name, repeat)
-            children.append(PlannedChild(key, "train", train.model_dump(mode="json")))
+            children.append(PlannedChild(key, "train", train.job_request()))
     return children
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from store import runs
@@ -18,20 +18,27 @@ from store.comparison_specs import (
     child_key,
     plan_children,
 )
+from store.filters import LabelFilter, comparison_conditions
 from store.ids import new_id
-from store.models import Comparison, EpochMetric, Run, RunKind, RunStatus
+from store.models import TERMINAL_STATUSES, Comparison, ComparisonTag, EpochMetric, Run, RunKind, RunStatus
 
 
 def create_comparison(
     *, session: Session, owner: str, spec: ComparisonCreate, max_attempts: int
 ) -> tuple[Comparison, list[Run]]:
     """The comparison and the children that can start now (flushed, not committed)."""
+    now = runs.utcnow()
+    comparison_id = new_id(now)
     comparison = Comparison(
-        id=new_id(),
+        id=comparison_id,
         owner=owner,
-        request=spec.model_dump(mode="json"),
-        created_at=runs.utcnow(),
+        request=spec.job_request(),
+        created_at=now,
         pending_release=bool(spec.held_variants),
+        name=spec.name,
+        tags=spec.tags,
+        meta=spec.metadata,
+        tag_rows=[ComparisonTag(comparison_id=comparison_id, owner=owner, tag=tag) for tag in spec.tags],
     )
     session.add(comparison)
     session.flush()
@@ -56,6 +63,9 @@ def _create_children(
             max_attempts=max_attempts,
             idempotency_key=child.key,
             comparison_id=comparison.id,
+            name=comparison.name,
+            tags=comparison.tags,
+            meta=comparison.meta,
         )
         for child in planned
     ]
@@ -67,13 +77,32 @@ def get_comparison(*, session: Session, comparison_id: str, owner: str) -> Compa
 
 
 def list_comparisons(
-    *, session: Session, owner: str, limit: int, before: str | None = None
+    *, session: Session, owner: str, limit: int, where: LabelFilter | None = None, before: str | None = None
 ) -> list[Comparison]:
-    """Newest first; `before` is the id of the last comparison of the previous page."""
-    query = select(Comparison).where(Comparison.owner == owner)
+    """The owner's comparisons that pass `where`, newest first; `before` is the previous page's last id."""
+    query = select(Comparison).where(*comparison_conditions(owner=owner, where=where or LabelFilter()))
     if before is not None:
         query = query.where(Comparison.id < before)
     return list(session.scalars(query.order_by(Comparison.id.desc()).limit(limit)))
+
+
+def delete_finished(*, session: Session, comparison_id: str, owner: str) -> list[str] | None:
+    """Delete the owner's comparison and its children if all ended and none is held; their ids, else None."""
+    unfinished = exists().where(
+        Run.comparison_id == Comparison.id, Run.status.not_in([s.value for s in TERMINAL_STATUSES])
+    )
+    child_ids = list(session.scalars(select(Run.id).where(Run.comparison_id == comparison_id)))
+    statement = delete(Comparison).where(
+        Comparison.id == comparison_id,
+        Comparison.owner == owner,
+        Comparison.pending_release.is_(False),
+        ~unfinished,
+    )
+    # The children, their series and tags go by ON DELETE CASCADE. Children are only ever added together
+    # with clearing `pending_release` (a release) in one transaction, so a statement that sees the flag
+    # cleared sees those children too: a release can never slip its queued runs into this delete.
+    deleted = session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
+    return child_ids if deleted else None
 
 
 def children(*, session: Session, comparison_id: str) -> list[Run]:

@@ -18,7 +18,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.labels import NAME_MAX_LENGTH, TAG_MAX_LENGTH
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,7 +69,23 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class Comparison(Base):
+# Names compare code point by code point on both databases (PostgreSQL's default collation is linguistic),
+# so a name prefix is an index range: see store/filters.py.
+NameColumn = String(NAME_MAX_LENGTH).with_variant(String(NAME_MAX_LENGTH, collation="C"), "postgresql")
+
+
+class Labelled:
+    """The name, tags and metadata a run or comparison was filed under.
+
+    `tags` is read back with the row; the tag table beside it (one row per tag) is what filters use.
+    """
+
+    name: Mapped[str | None] = mapped_column(NameColumn)
+    tags: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
+
+
+class Comparison(Labelled, Base):
     __tablename__ = "comparisons"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -77,11 +95,29 @@ class Comparison(Base):
     # True while variants wait for the comparison's range test; the supervisor creates them and clears it.
     pending_release: Mapped[bool] = mapped_column(default=False, index=True)
     release_error: Mapped[dict[str, Any] | None]
+    tag_rows: Mapped[list[ComparisonTag]] = relationship(lazy="raise", passive_deletes=True)
 
-    __table_args__ = (Index("ix_comparisons_owner_id", "owner", "id"),)
+    __table_args__ = (
+        Index("ix_comparisons_owner_id", "owner", "id"),
+        Index("ix_comparisons_owner_name", "owner", "name"),
+    )
 
 
-class Run(Base):
+class ComparisonTag(Base):
+    """One tag of a comparison, for `GET /comparisons?tag=`."""
+
+    __tablename__ = "comparison_tags"
+
+    comparison_id: Mapped[str] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(TAG_MAX_LENGTH), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_comparison_tags_owner_tag", "owner", "tag", "comparison_id"),)
+
+
+class Run(Labelled, Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -108,10 +144,12 @@ class Run(Base):
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    tag_rows: Mapped[list[RunTag]] = relationship(lazy="raise", passive_deletes=True)
 
     __table_args__ = (
         UniqueConstraint("owner", "idempotency_key", name="uq_runs_owner_idempotency_key"),
         Index("ix_runs_owner_id", "owner", "id"),
+        Index("ix_runs_owner_name", "owner", "name"),
         Index("ix_runs_status_updated_at", "status", "updated_at"),
         Index("ix_runs_comparison_id", "comparison_id"),
         Index(
@@ -121,6 +159,18 @@ class Run(Base):
             sqlite_where=text("status = 'queued' AND dispatched_at IS NULL"),
         ),
     )
+
+
+class RunTag(Base):
+    """One tag of a run, for `GET /runs?tag=`: found by (owner, tag) without reading other owners' runs."""
+
+    __tablename__ = "run_tags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(TAG_MAX_LENGTH), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_run_tags_owner_tag", "owner", "tag", "run_id"),)
 
 
 class OwnerQueue(Base):

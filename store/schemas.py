@@ -7,6 +7,16 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from store.labels import (
+    MAX_TAGS,
+    METADATA_MAX_BYTES,
+    METADATA_MAX_DEPTH,
+    NAME_MAX_LENGTH,
+    Metadata,
+    Name,
+    Tags,
+)
+
 ModelName = Literal["vanilla_cnn", "resnet18", "resnet34"]
 DatasetName = Literal["digits", "shapes", "cifar10", "mnist", "fashion_mnist", "imagefolder"]
 OptimizerName = Literal["sgd", "sgd_momentum", "adagrad", "rmsprop", "adam", "adamw"]
@@ -19,6 +29,27 @@ class Strict(BaseModel):
     """Unknown fields are rejected, NaN and infinities too."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class RunLabels(Strict):
+    """What the caller files a run or comparison under: returned on every read, filtered on by lists."""
+
+    name: Name | None = Field(None, description=f"A short name, at most {NAME_MAX_LENGTH} characters")
+    tags: Tags = Field(default_factory=list, description=f"At most {MAX_TAGS} tags, each given once")
+    metadata: Metadata = Field(
+        default_factory=dict,
+        description=f"Any JSON object up to {METADATA_MAX_BYTES} bytes and {METADATA_MAX_DEPTH} levels deep",
+    )
+
+    def job_request(self) -> dict[str, Any]:
+        """The body without its labels: what the job runs, stored as the run's `request`."""
+        return self.model_dump(mode="json", exclude=set(RunLabels.model_fields))
+
+
+class LabelsOut(BaseModel):
+    name: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
 
 
 class ModelIn(Strict):
@@ -60,7 +91,7 @@ class OptimizerIn(Strict):
     alpha: float = Field(0.99, gt=0.0, lt=1.0)
 
 
-class JobIn(Strict):
+class JobIn(RunLabels):
     model: ModelIn
     dataset: DatasetIn
     optimizer: OptimizerIn = OptimizerIn()
@@ -136,7 +167,7 @@ class ProgressOut(BaseModel):
     fraction: float | None
 
 
-class RunOut(BaseModel):
+class RunOut(LabelsOut):
     id: str
     kind: str
     status: str
