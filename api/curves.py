@@ -15,6 +15,7 @@ from api.queries import MAX_QUERY_INTEGER
 from store import overview, series
 from store.downsample import downsampled
 from store.models import Run, RunKind
+from store.series import MAX_STEP
 
 MAX_PAGE_POINTS = 100_000
 INTEGER_COLUMNS = frozenset({"step", "epoch"})
@@ -26,12 +27,8 @@ class CurveQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    min_step: int | None = Field(
-        None, ge=0, le=MAX_QUERY_INTEGER, description="Only points with step >= min_step"
-    )
-    max_step: int | None = Field(
-        None, ge=0, le=MAX_QUERY_INTEGER, description="Only points with step <= max_step"
-    )
+    min_step: int | None = Field(None, ge=0, le=MAX_STEP, description="Only points with step >= min_step")
+    max_step: int | None = Field(None, ge=0, le=MAX_STEP, description="Only points with step <= max_step")
     min_lr: float | None = Field(None, gt=0.0, description="Only points with lr >= min_lr")
     max_lr: float | None = Field(None, gt=0.0, description="Only points with lr <= max_lr")
     max_points: int | None = Field(
@@ -44,7 +41,7 @@ class CurveQuery(BaseModel):
     cursor: int | None = Field(
         None,
         ge=-1,
-        le=MAX_QUERY_INTEGER - 1,  # the page starts at cursor + 1
+        le=MAX_STEP - 1,  # the page starts at cursor + 1
         description="Page of the full series: points with step > cursor",
     )
     limit: int | None = Field(
