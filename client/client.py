@@ -61,10 +61,7 @@ class ClrClient:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> RunPage:
-        """One page of the runs passing every given filter, newest first; pass `next_cursor` for the next.
-
-        Several statuses keep runs in any of them, several tags keep runs carrying all of them.
-        """
+        """One page of runs passing every filter (statuses: any one; tags: all), newest first."""
         params = _params(
             kind=kind,
             status=status,
@@ -139,26 +136,9 @@ class ClrClient:
         answer: dict[str, Any] = self._json("GET", f"/comparisons/{comparison_id}")
         return answer
 
-    def list_comparisons(
-        self,
-        *,
-        tag: str | Sequence[str] | None = None,
-        name_prefix: str | None = None,
-        created_after: datetime | str | None = None,
-        created_before: datetime | str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> dict[str, Any]:
-        """One page of comparisons passing every filter given: `{items, next_cursor}`."""
-        params = _params(
-            tag=tag,
-            name_prefix=name_prefix,
-            created_after=created_after,
-            created_before=created_before,
-            limit=limit,
-            cursor=cursor,
-        )
-        answer: dict[str, Any] = self._json("GET", "/comparisons", params=params)
+    def list_comparisons(self, **query: Any) -> dict[str, Any]:
+        """One page `{items, next_cursor}` of comparisons, by `list_runs`' tag, name and creation filters."""
+        answer: dict[str, Any] = self._json("GET", "/comparisons", params=_params(**query))
         return answer
 
     def delete_comparison(self, comparison_id: str) -> None:

@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 # store.labels.NAME_MAX_LENGTH and TAG_MAX_LENGTH as of this revision. Names compare by code point on
 # PostgreSQL too (collation "C"), so a name prefix is a range of the (owner, name) index.
 NAME = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+NAMED = sa.text("name IS NOT NULL")  # unnamed rows cost no write of the name index
 TAG = sa.String(64)
 # (table, its tag table, the tag table's key column)
 LABELLED = [("runs", "run_tags", "run_id"), ("comparisons", "comparison_tags", "comparison_id")]
@@ -29,7 +30,9 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("name", NAME, nullable=True))
         op.add_column(table, sa.Column("tags", sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
         op.add_column(table, sa.Column("meta", sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
-        op.create_index(f"ix_{table}_owner_name", table, ["owner", "name"])
+        op.create_index(
+            f"ix_{table}_owner_name", table, ["owner", "name"], postgresql_where=NAMED, sqlite_where=NAMED
+        )
         op.create_table(
             tag_table,
             sa.Column(key, sa.String(length=32), nullable=False),
