@@ -12,12 +12,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from api.errors import ApiError
-from store.filters import LabelFilter, RunFilter
+from store.filters import LabelFilter, RowId, RunFilter
 
 # The largest integer both databases hold: a query integer above it is refused, never overflowed.
 MAX_QUERY_INTEGER = 2**63 - 1
 SEQUENCES = (list, tuple, set, frozenset)
-Cursor = Annotated[str | None, Field(max_length=64, description="next_cursor of the previous page")]
+Cursor = Annotated[RowId | None, Field(description="next_cursor of the previous page")]
 
 
 def page_size(default: int) -> Any:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import ColumnElement, select
 
-from store.ids import id_prefix
+from store.ids import ID_PATTERN, id_prefix
 from store.labels import MAX_TAGS, Name, Tag
 from store.models import Comparison, ComparisonTag, Run, RunKind, RunStatus, RunTag
 
@@ -26,6 +26,7 @@ def as_utc(moment: datetime) -> datetime:
 
 
 Instant = Annotated[datetime, AfterValidator(as_utc)]
+RowId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
 class LabelFilter(BaseModel):
@@ -56,7 +57,7 @@ class RunFilter(LabelFilter):
     status: list[RunStatus] = Field(
         default_factory=list, description="Only runs in this status; repeat it to keep runs in any one given"
     )
-    comparison_id: str | None = Field(None, max_length=64, description="Only the runs of this comparison")
+    comparison_id: RowId | None = Field(None, description="Only the runs of this comparison")
 
 
 def run_conditions(*, owner: str, where: RunFilter) -> list[ColumnElement[bool]]:

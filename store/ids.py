@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
 def new_id(at: datetime) -> str:
@@ -14,6 +16,11 @@ def new_id(at: datetime) -> str:
     Give the row's `created_at` as `at`, so a creation-time range is also a range of ids.
     """
     return f"{id_prefix(at)}{os.urandom(10).hex()}"
+
+
+def is_id(text: str) -> bool:
+    """Whether `text` has the form of an id; anything else names no row (and never reaches a query)."""
+    return re.fullmatch(ID_PATTERN, text) is not None
 
 
 def id_prefix(at: datetime, *, later_ms: int = 0) -> str:

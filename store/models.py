@@ -80,12 +80,10 @@ def name_index(table: str) -> Index:
 
 
 class Labelled:
-    """The name, tags and metadata a run or comparison was filed under.
-
-    `tags` is read back with the row; the tag table beside it (one row per tag) is what filters use.
-    """
+    """The name, tags and metadata a run or comparison was filed under."""
 
     name: Mapped[str | None] = mapped_column(NameColumn)
+    # Read back with the row; filters use the tag table beside it (a row per tag), written with it.
     tags: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
 

@@ -12,6 +12,7 @@ from store.labels import (
     METADATA_MAX_BYTES,
     METADATA_MAX_DEPTH,
     NAME_MAX_LENGTH,
+    TAG_MAX_LENGTH,
     Metadata,
     Name,
     Tags,
@@ -34,11 +35,17 @@ class Strict(BaseModel):
 class RunLabels(Strict):
     """What the caller files a run or comparison under: returned on every read, filtered on by lists."""
 
-    name: Name | None = Field(None, description=f"A short name, at most {NAME_MAX_LENGTH} characters")
-    tags: Tags = Field(default_factory=list, description=f"At most {MAX_TAGS} tags, each given once")
+    name: Name | None = Field(
+        None, description=f"A short name of 1 to {NAME_MAX_LENGTH} characters, no control characters"
+    )
+    tags: Tags = Field(
+        default_factory=list,
+        description=f"At most {MAX_TAGS} tags of 1 to {TAG_MAX_LENGTH} characters; repeats are kept once",
+    )
     metadata: Metadata = Field(
         default_factory=dict,
-        description=f"Any JSON object up to {METADATA_MAX_BYTES} bytes and {METADATA_MAX_DEPTH} levels deep",
+        description=f"A JSON object of at most {METADATA_MAX_BYTES} bytes (compact UTF-8) and "
+        f"{METADATA_MAX_DEPTH} levels, finite numbers, no control characters",
     )
 
     def job_request(self) -> dict[str, Any]:
