@@ -21,6 +21,7 @@ Cursor = Annotated[RowId | None, Field(description="next_cursor of the previous 
 
 
 def page_size(default: int) -> Any:
+    """The `limit` field of a list, `default` items per page unless given."""
     return Field(
         default,
         ge=1,

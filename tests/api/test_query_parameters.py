@@ -86,6 +86,15 @@ async def test_a_single_valued_parameter_given_twice_is_422(
     assert answer.json()["errors"][0]["loc"] == ["query", query.split("=")[0]]
 
 
+@pytest.mark.parametrize("query", ["run=" + "a" * 32, "comparison=" + "b" * 32])
+async def test_the_dashboard_takes_the_run_or_comparison_its_script_opens(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    answer = await client.get(f"/ui?{query}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+
+
 async def test_list_parameters_may_repeat(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     answer = await client.get("/runs?status=queued&status=failed&tag=a&tag=b", headers=auth)
     assert answer.status_code == 200, answer.text
