@@ -15,17 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import comparisons, runs, series, webhooks
 from store.db import transaction
 from store.models import ComparisonTag, EpochMetric, Run, RunKind, RunStatus, RunTag, SeriesChunk
+from tests.api.conftest import COMPARISON_BODY
 
 pytestmark = pytest.mark.anyio
 
-COMPARISON: dict[str, Any] = {
-    "model": {"name": "vanilla_cnn"},
-    "dataset": {"name": "digits"},
-    "epochs": 1,
-    "repeats": 2,
-    "variants": [{"name": "sgd", "optimizer": {"name": "sgd"}}],
-    "tags": ["sweep"],
-}
+COMPARISON: dict[str, Any] = {**COMPARISON_BODY, "repeats": 2, "tags": ["sweep"]}
 ENDINGS = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED]
 
 

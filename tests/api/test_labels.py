@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.labels import MAX_TAGS, METADATA_MAX_BYTES, METADATA_MAX_DEPTH, NAME_MAX_LENGTH, TAG_MAX_LENGTH
 from store.models import RunTag
+from tests.api.conftest import COMPARISON_BODY
 
 pytestmark = pytest.mark.anyio
 
@@ -20,13 +21,7 @@ LABELS: dict[str, Any] = {
     "tags": ["baseline", "digits", "baseline"],
     "metadata": {"git": "abc123", "owner": {"team": "vision", "ids": [1, 2.5, None, True]}},
 }
-COMPARISON: dict[str, Any] = {
-    "model": {"name": "vanilla_cnn"},
-    "dataset": {"name": "digits"},
-    "epochs": 1,
-    "repeats": 2,
-    "variants": [{"name": "sgd", "optimizer": {"name": "sgd", "lr": 0.01}}],
-}
+COMPARISON: dict[str, Any] = {**COMPARISON_BODY, "repeats": 2}
 
 
 async def test_a_run_keeps_its_name_tags_and_metadata_on_every_read(

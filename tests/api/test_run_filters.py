@@ -14,6 +14,7 @@ from store import runs
 from store.db import transaction
 from store.filters import prefix_upper_bound
 from store.models import RunStatus
+from tests.api.conftest import COMPARISON_BODY
 
 pytestmark = pytest.mark.anyio
 
@@ -108,14 +109,7 @@ async def test_several_statuses_keep_runs_in_any_of_them(
 async def test_a_comparison_filter_keeps_its_runs_only(
     lister: Lister, client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    comparison = {
-        "model": {"name": "vanilla_cnn"},
-        "dataset": {"name": "digits"},
-        "epochs": 1,
-        "repeats": 2,
-        "variants": [{"name": "sgd", "optimizer": {"name": "sgd"}}],
-    }
-    created = (await client.post("/comparisons", json=comparison, headers=auth)).json()
+    created = (await client.post("/comparisons", json={**COMPARISON_BODY, "repeats": 2}, headers=auth)).json()
     await lister.submit()
 
     children = [child["run"]["id"] for child in created["children"]]
@@ -165,18 +159,13 @@ async def test_the_cursor_pages_through_filtered_runs_exactly_once(lister: Liste
 async def test_comparisons_are_filtered_by_tag_name_prefix_and_creation_time(
     lister: Lister, client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    body = {
-        "model": {"name": "vanilla_cnn"},
-        "dataset": {"name": "digits"},
-        "epochs": 1,
-        "repeats": 1,
-        "variants": [{"name": "sgd", "optimizer": {"name": "sgd"}}],
-    }
     made = []
     for name, tags in [("sweep-a", ["nightly"]), ("sweep-b", []), ("other", ["nightly"])]:
         made.append(
             (
-                await client.post("/comparisons", json={**body, "name": name, "tags": tags}, headers=auth)
+                await client.post(
+                    "/comparisons", json={**COMPARISON_BODY, "name": name, "tags": tags}, headers=auth
+                )
             ).json()
         )
     a, b, other = (comparison["id"] for comparison in made)
@@ -200,9 +189,13 @@ async def test_comparisons_are_filtered_by_tag_name_prefix_and_creation_time(
         ("/runs", {"comparison_id": "c" * 65}),
         ("/comparisons", {"tag": "\x1b[31m"}),
         ("/comparisons", {"created_after": "soon"}),
+        ("/runs", {"cursor": "\x00"}),
+        ("/runs", {"cursor": "f" * 31}),
+        ("/runs", {"comparison_id": "\x00"}),
+        ("/comparisons", {"cursor": "a\x00b"}),
     ],
 )
-async def test_invalid_filter_values_are_422_naming_the_parameter(
+async def test_invalid_filter_and_cursor_values_are_422_naming_the_parameter(
     client: httpx.AsyncClient, auth: dict[str, str], path: str, params: dict[str, Any]
 ) -> None:
     answer = await client.get(path, params=params, headers=auth)
