@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from celery import Celery
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
@@ -16,6 +16,7 @@ from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
 from api.openapi import install_openapi
+from api.queries import reject_unknown_query_parameters
 from api.routes import artifacts, catalog, comparisons, events, health, jobs, metrics, plots, runs, ui
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
@@ -62,7 +63,13 @@ def create_app(
         if owned_celery:
             celery.close()
 
-    app = FastAPI(title="clr-service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="clr-service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_parameters)],
+    )
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.celery = celery

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.admission import admit
 from api.errors import ApiError, validation_errors
+from api.service import remove_artifacts
 from api.submit import RETRY_AFTER_SECONDS
 from api.views import run_out
 from store import comparisons, runs
@@ -22,8 +24,9 @@ from store.comparison_specs import (
     PlannedChild,
     plan_children,
 )
+from store.filters import LabelFilter
 from store.models import Comparison, Run, RunStatus
-from store.schemas import RunOut
+from store.schemas import LabelsOut, RunOut
 from store.settings import Settings
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -35,7 +38,7 @@ class ChildOut(BaseModel):
     run: RunOut
 
 
-class ComparisonOut(BaseModel):
+class ComparisonOut(LabelsOut):
     id: str
     status: str
     created_at: datetime
@@ -150,11 +153,19 @@ def comparison_out(*, session: Session, comparison: Comparison) -> ComparisonOut
         counts=dict(counts),
         request=comparison.request,
         children=items,
+        name=comparison.name,
+        tags=comparison.tags,
+        metadata=comparison.meta,
     )
 
 
-def page(*, session: Session, owner: str, limit: int, cursor: str | None) -> ComparisonPage:
-    found = comparisons.list_comparisons(session=session, owner=owner, limit=limit + 1, before=cursor)
+def page(
+    *, session: Session, owner: str, limit: int, where: LabelFilter, cursor: str | None
+) -> ComparisonPage:
+    """Up to `limit` comparisons passing `where` older than `cursor`, newest first, and the next cursor."""
+    found = comparisons.list_comparisons(
+        session=session, owner=owner, limit=limit + 1, where=where, before=cursor
+    )
     next_cursor = found[limit - 1].id if len(found) > limit else None
     items = [comparison_out(session=session, comparison=c) for c in found[:limit]]
     return ComparisonPage(items=items, next_cursor=next_cursor)
@@ -223,5 +234,23 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
     cancelled = comparisons.get_comparison(
         session=session, comparison_id=comparison.id, owner=comparison.owner
     )
-    assert cancelled is not None, "a comparison is never deleted"
+    if cancelled is None:  # every child ended, and another request deleted the comparison
+        raise ApiError(404, "not_found", f"no comparison with id {comparison.id!r}")
     return comparison_out(session=session, comparison=cancelled)
+
+
+def delete(*, session: Session, comparison: Comparison, artifact_dir: Path) -> None:
+    """Delete a comparison whose children all ended, with the children and their files; 409 otherwise."""
+    deleted = comparisons.delete_finished(
+        session=session, comparison_id=comparison.id, owner=comparison.owner
+    )
+    if deleted is None:
+        session.rollback()
+        raise ApiError(
+            409,
+            "comparison_active",
+            f"comparison {comparison.id} has runs queued, running or waiting for its range test; "
+            "cancel it and delete it once they ended",
+        )
+    session.commit()
+    remove_artifacts(artifact_dir=artifact_dir, run_ids=deleted)

@@ -11,9 +11,11 @@ from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
+from api.queries import MAX_QUERY_INTEGER
 from store import overview, series
 from store.downsample import downsampled
 from store.models import Run, RunKind
+from store.series import MAX_STEP
 
 MAX_PAGE_POINTS = 100_000
 INTEGER_COLUMNS = frozenset({"step", "epoch"})
@@ -25,8 +27,8 @@ class CurveQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    min_step: int | None = Field(None, ge=0, description="Only points with step >= min_step")
-    max_step: int | None = Field(None, ge=0, description="Only points with step <= max_step")
+    min_step: int | None = Field(None, ge=0, le=MAX_STEP, description="Only points with step >= min_step")
+    max_step: int | None = Field(None, ge=0, le=MAX_STEP, description="Only points with step <= max_step")
     min_lr: float | None = Field(None, gt=0.0, description="Only points with lr >= min_lr")
     max_lr: float | None = Field(None, gt=0.0, description="Only points with lr <= max_lr")
     max_points: int | None = Field(
@@ -36,8 +38,15 @@ class CurveQuery(BaseModel):
         description="Downsample the filtered points to at most this many, keeping the first, the last and "
         "the loss minimum (min/max buckets); not combined with cursor/limit",
     )
-    cursor: int | None = Field(None, ge=-1, description="Page of the full series: points with step > cursor")
-    limit: int | None = Field(None, ge=1, description=f"Points per page, at most {MAX_PAGE_POINTS}")
+    cursor: int | None = Field(
+        None,
+        ge=-1,
+        le=MAX_STEP - 1,  # the page starts at cursor + 1
+        description="Page of the full series: points with step > cursor",
+    )
+    limit: int | None = Field(
+        None, ge=1, le=MAX_QUERY_INTEGER, description=f"Points per page, at most {MAX_PAGE_POINTS}"
+    )
     format: Literal["json", "npy"] = Field(
         "json",
         description="json: the columns below; npy: the per-step series alone as a NumPy structured array "

@@ -18,6 +18,7 @@ from api.auth import OwnerCache
 from api.errors import ApiError
 from api.hotpath import HotPath, read_apart
 from store import comparisons
+from store.ids import is_id
 from store.models import Comparison, Run
 from store.settings import Settings
 
@@ -93,7 +94,7 @@ HotPathDep = Annotated[HotPath, Depends(get_hot_path)]
 
 async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:
     """The caller's run `run_id`; another owner's run is as unknown as a missing one."""
-    run = await hot.run(run_id=run_id, owner=owner)
+    run = await hot.run(run_id=run_id, owner=owner) if is_id(run_id) else None
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id!r}")
     return run
@@ -104,9 +105,15 @@ RunDep = Annotated[Run, Depends(get_owned_run)]
 
 async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: SessionFactoryDep) -> Comparison:
     """The caller's comparison `comparison_id`; another owner's is as unknown as a missing one."""
-    comparison = await read_apart(
-        factory,
-        lambda session: comparisons.get_comparison(session=session, comparison_id=comparison_id, owner=owner),
+    comparison = (
+        await read_apart(
+            factory,
+            lambda session: comparisons.get_comparison(
+                session=session, comparison_id=comparison_id, owner=owner
+            ),
+        )
+        if is_id(comparison_id)
+        else None
     )
     if comparison is None:
         raise ApiError(404, "not_found", f"no comparison with id {comparison_id!r}")

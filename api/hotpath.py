@@ -20,14 +20,14 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 import asyncpg
-from sqlalchemy import Engine, Insert, Select, Table, bindparam, func, insert, select
+from sqlalchemy import ARRAY, Engine, Insert, Select, String, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import keys, runs
 from store.db import autocommit, transaction
-from store.models import ApiKey, OwnerQueue, Run
+from store.models import ApiKey, OwnerQueue, Run, RunTag
 
 Found = TypeVar("Found")
 RUNS: Table = Run.__table__  # type: ignore[assignment]
@@ -125,6 +125,7 @@ class PostgresHotPath:
         self._replay = Statement(REPLAY_QUERY)
         self._owner = Statement(OWNER_QUERY)
         self._accept = Statement(accept_statement())
+        self._accept_tagged = Statement(accept_statement(tagged=True))
 
     async def run(self, *, run_id: str, owner: str) -> Run | None:
         async with self._connection() as connection:
@@ -143,9 +144,12 @@ class PostgresHotPath:
 
     async def accept(self, run: Run, *, max_queued: int) -> bool:
         values = {column.key: getattr(run, column.key) for column in RUNS.columns}
+        statement = self._accept_tagged if run.tags else self._accept
         try:
             async with self._connection() as connection:
-                accepted = await connection.fetchval(*self._accept.bind(**values, max_queued=max_queued))
+                accepted = await connection.fetchval(
+                    *statement.bind(**values, max_queued=max_queued, tag_list=run.tags)
+                )
         except asyncpg.UniqueViolationError as error:
             raise IdempotencyConflict from error
         return accepted is not None
@@ -172,8 +176,8 @@ class PostgresHotPath:
         return self._pool
 
 
-def accept_statement() -> Insert:
-    """INSERT the run only while its owner has fewer than `max_queued` queued runs, in one statement.
+def accept_statement(*, tagged: bool = False) -> Insert | Select[Any]:
+    """INSERT the run (`tagged`: and its tag rows) while its owner has fewer than `max_queued` queued; its id.
 
     The limit reads the owner's row of `owner_queues`, which triggers on `runs` keep equal to the count:
     counting the queued runs themselves cost O(queue) (8.9 ms and 11,141 heap fetches per insert with
@@ -189,7 +193,17 @@ def accept_statement() -> Insert:
     )
     below_limit = func.coalesce(queued, 0) < bindparam("max_queued")
     row = select(*(bindparam(column.key, type_=column.type) for column in RUNS.columns)).where(below_limit)
-    return insert(RUNS).from_select([column.key for column in RUNS.columns], row).returning(Run.id)
+    inserted = insert(RUNS).from_select([column.key for column in RUNS.columns], row).returning(Run.id)
+    if not tagged:  # the data-modifying CTE below slows every accept down: untagged runs do without it
+        return inserted
+    accepted = inserted.cte("accepted")
+    tag_rows = select(
+        accepted.c.id,
+        bindparam("owner", type_=String()),
+        func.unnest(bindparam("tag_list", type_=ARRAY(String))),
+    )
+    tag_insert = insert(RunTag).from_select(["run_id", "owner", "tag"], tag_rows).cte("tagged")
+    return select(accepted.c.id).add_cte(tag_insert)
 
 
 class Statement:

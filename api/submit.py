@@ -1,9 +1,10 @@
 """Submitting a job: idempotency, from_lr_find bounds, admission, then commit (a relay sends it).
 
-The stored request is the job as the worker will run it (all defaults filled in). For a train run with
-`schedule.from_lr_find`, a missing `schedule.base_lr` / `schedule.max_lr` is filled in from that range
-test's `suggested_base_lr` / `suggested_max_lr` (base falls back to max_lr / base_lr_factor); `from_lr_find`
-stays in it to say where they came from. The idempotency digest is taken over the body as given.
+The stored request is the job as the worker will run it (all defaults filled in) without its name, tags and
+metadata, which the run keeps in columns of their own. For a train run with `schedule.from_lr_find`, a missing
+`schedule.base_lr` / `schedule.max_lr` is filled in from that range test's `suggested_base_lr` /
+`suggested_max_lr` (base falls back to max_lr / base_lr_factor); `from_lr_find` stays in it to say where they
+came from. The idempotency digest is taken over the body as given, labels included.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from api.admission import admit
 from api.errors import ApiError
 from api.hotpath import HotPath, IdempotencyConflict
 from store import runs
-from store.jobspec import JobRequest, TrainCreate, kind_of, request_of
+from store.ids import is_id
+from store.jobspec import JobRequest, TrainCreate, body_of, kind_of, request_of
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
 
@@ -33,7 +35,7 @@ async def submit(
 ) -> tuple[Run, bool]:
     """The run for this request and whether it is new (False: an idempotent replay of an earlier one)."""
     kind = kind_of(body)
-    given = request_of(body)
+    given = body_of(body)
     digest = runs.request_digest(given)
     if idempotency_key is not None:
         earlier = await hot.run_by_idempotency_key(owner=owner, key=idempotency_key)
@@ -41,7 +43,8 @@ async def submit(
             return replayed(run=earlier, kind=kind, digest=digest), False
     job = body
     if isinstance(body, TrainCreate) and body.schedule.from_lr_find is not None:
-        source = await hot.run(run_id=body.schedule.from_lr_find, owner=owner)
+        source_id = body.schedule.from_lr_find
+        source = await hot.run(run_id=source_id, owner=owner) if is_id(source_id) else None
         job = with_bounds_from(source=source, job=body)
     admit(settings=settings, job=job)
     run = runs.new_run(
@@ -52,6 +55,9 @@ async def submit(
         max_attempts=settings.max_attempts,
         idempotency_key=idempotency_key,
         callback_url=given["callback_url"],
+        name=body.name,
+        tags=body.tags,
+        meta=body.metadata,
     )
     try:
         accepted = await hot.accept(run, max_queued=settings.max_queued_per_owner)

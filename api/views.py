@@ -32,6 +32,9 @@ def run_out(run: Run) -> RunOut:
         request=run.request,
         result=run.result,
         error=run.error,
+        name=run.name,
+        tags=run.tags,
+        metadata=run.meta,
     )
 
 

@@ -25,6 +25,8 @@ Dataset = Annotated[str, typer.Option(help="digits, shapes, cifar10, mnist, fash
 Optimizer = Annotated[str, typer.Option(help="sgd, sgd_momentum, adagrad, rmsprop, adam or adamw")]
 BatchSize = Annotated[int, typer.Option(help="Batch size")]
 Limit = Annotated[float, typer.Option(help="Seconds --wait waits at most")]
+Name = Annotated[str | None, typer.Option(help="A short name to find the run by")]
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeat for several)")]
 
 
 @contextmanager
@@ -55,6 +57,8 @@ def lr_find(
     start_lr: Annotated[float, typer.Option(help="First learning rate")] = 1e-7,
     end_lr: Annotated[float, typer.Option(help="Last learning rate")] = 0.1,
     num_iter: Annotated[int | None, typer.Option(help="Batches in the sweep (default: 2 epochs)")] = None,
+    name: Name = None,
+    tag: Tags = None,
     wait: Wait = False,
     wait_limit: Limit = 3600.0,
     url: Url = DEFAULT_URL,
@@ -62,7 +66,7 @@ def lr_find(
     as_json: AsJson = False,
 ) -> None:
     """Queue a learning-rate range test."""
-    body = _job_body(model, dataset, optimizer, batch_size)
+    body = _job_body(model, dataset, optimizer, batch_size, name, tag)
     body.update(start_lr=start_lr, end_lr=end_lr, **({"num_iter": num_iter} if num_iter else {}))
     with connect(url, key) as client:
         run = client.lr_find(**body)
@@ -84,6 +88,8 @@ def train(
     from_lr_find: Annotated[
         str | None, typer.Option(help="Take missing bounds from this finished range test")
     ] = None,
+    name: Name = None,
+    tag: Tags = None,
     wait: Wait = False,
     wait_limit: Limit = 3600.0,
     url: Url = DEFAULT_URL,
@@ -93,7 +99,7 @@ def train(
     """Queue training with a cyclical learning-rate policy."""
     schedule = {"policy": policy, "base_lr": base_lr, "max_lr": max_lr, "step_size_iter": step_size_iter}
     schedule["from_lr_find"] = from_lr_find
-    body = _job_body(model, dataset, optimizer, batch_size)
+    body = _job_body(model, dataset, optimizer, batch_size, name, tag)
     body.update(epochs=epochs, schedule={name: v for name, v in schedule.items() if v is not None})
     with connect(url, key) as client:
         run = client.train(**body)
@@ -113,7 +119,12 @@ def compare(
 
 def runs(
     kind: Annotated[str | None, typer.Option(help="lr_find or train")] = None,
-    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, …")] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="queued, running, succeeded, failed, … (repeat: any of them)")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Only runs carrying this tag (repeat: all of them)")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Runs to list")] = 20,
     url: Url = DEFAULT_URL,
     key: Key = "",
@@ -121,7 +132,7 @@ def runs(
 ) -> None:
     """List your runs, newest first."""
     with connect(url, key) as client:
-        page = client.list_runs(kind=kind, status=status, limit=limit)
+        page = client.list_runs(kind=kind, status=status, tag=tag, limit=limit)
     if as_json:
         typer.echo(json.dumps([asdict(run) for run in page.items], indent=2))
         return
@@ -195,12 +206,16 @@ COMMANDS: dict[str, Callable[..., None]] = {
 }
 
 
-def _job_body(model: str, dataset: str, optimizer: str, batch_size: int) -> dict[str, Any]:
+def _job_body(
+    model: str, dataset: str, optimizer: str, batch_size: int, name: str | None, tags: list[str] | None
+) -> dict[str, Any]:
     return {
         "model": {"name": model},
         "dataset": {"name": dataset},
         "optimizer": {"name": optimizer},
         "batch_size": batch_size,
+        "tags": tags or [],
+        **({"name": name} if name else {}),
     }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -51,14 +52,43 @@ class ClrClient:
         self,
         *,
         kind: str | None = None,
-        status: str | None = None,
+        status: str | Sequence[str] | None = None,
+        tag: str | Sequence[str] | None = None,
+        name_prefix: str | None = None,
+        comparison_id: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> RunPage:
-        """One page of runs, newest first; pass `next_cursor` back for the next one."""
-        params = _params(kind=kind, status=status, limit=limit, cursor=cursor)
+        """One page of runs passing every filter (statuses: any one; tags: all), newest first."""
+        params = _params(
+            kind=kind,
+            status=status,
+            tag=tag,
+            name_prefix=name_prefix,
+            comparison_id=comparison_id,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
         body = self._json("GET", "/runs", params=params)
         return RunPage(items=[Run.from_json(item) for item in body["items"]], next_cursor=body["next_cursor"])
+
+    def runs(self, **filters: Any) -> Iterator[Run]:
+        """Every run passing the filters of `list_runs`, newest first, fetching page after page."""
+        cursor = None
+        while True:
+            page = self.list_runs(**filters, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete an ended run with its curves and files (409 `run_active` while it is queued or running)."""
+        self._send("DELETE", f"/runs/{run_id}")
 
     def curves(self, run_id: str, *, max_points: int | None = None, **query: Any) -> dict[str, Any]:
         """The columns of `GET /runs/{id}/curves`."""
@@ -106,6 +136,15 @@ class ClrClient:
         answer: dict[str, Any] = self._json("GET", f"/comparisons/{comparison_id}")
         return answer
 
+    def list_comparisons(self, **query: Any) -> dict[str, Any]:
+        """One page `{items, next_cursor}` of comparisons, by `list_runs`' tag, name and creation filters."""
+        answer: dict[str, Any] = self._json("GET", "/comparisons", params=_params(**query))
+        return answer
+
+    def delete_comparison(self, comparison_id: str) -> None:
+        """Delete a comparison whose runs all ended, with those runs (409 `comparison_active` otherwise)."""
+        self._send("DELETE", f"/comparisons/{comparison_id}")
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._send(method, path, **kwargs).json()
 
@@ -137,4 +176,9 @@ def _idempotency(key: str | None) -> dict[str, str]:
 
 
 def _params(**values: Any) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if value is not None}
+    """Query parameters: None left out, instants in ISO 8601, sequences repeated (`tag=a&tag=b`)."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in values.items()
+        if value is not None
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -31,6 +31,9 @@ class Run:
     created_at: str
     finished_at: str | None
     comparison_id: str | None = None
+    name: str | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Run:
@@ -46,6 +49,9 @@ class Run:
             created_at=body["created_at"],
             finished_at=body.get("finished_at"),
             comparison_id=body.get("comparison_id"),
+            name=body.get("name"),
+            tags=body.get("tags") or [],
+            metadata=body.get("metadata") or {},
         )
 
 

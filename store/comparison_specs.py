@@ -12,10 +12,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as request_dataclass
 
 from clr.specs import DatasetSpec, Device, JobSpec, ModelSpec, OptimizerSpec, ScheduleSpec, TrainSpec
-from store.jobspec import LRFindCreate, ScheduleIn, TrainCreate
+from store.jobspec import REQUEST, LRFindCreate, ScheduleIn, TrainCreate
+from store.labels import RunLabels, without_labels
 from store.schemas import Strict
 
 LR_FIND_VARIANT = "lr_find"
@@ -61,7 +63,8 @@ DEFAULT_VARIANTS = (
 )
 
 
-class ComparisonCreate(Strict):
+@request_dataclass(frozen=True, kw_only=True, config=REQUEST)
+class ComparisonCreate(RunLabels):
     """One training job over several optimizer/schedule variants, each repeated over seeds."""
 
     model: ModelSpec = Field(description="The network")
@@ -158,6 +161,14 @@ def plan_children(
                 raise ChildNotAJob(variant.name, error) from error
             children.append(PlannedChild(variant.name, repeat, job, held=waits and bounds is None))
     return children
+
+
+COMPARISON = TypeAdapter(ComparisonCreate)
+
+
+def comparison_request(spec: ComparisonCreate) -> dict[str, Any]:
+    """The comparison as the JSON stored on it: every default filled in, without its labels."""
+    return without_labels(COMPARISON.dump_python(spec, mode="json"))
 
 
 def bounds_from(result: dict[str, Any] | None, base_lr_factor: float) -> tuple[float, float] | None:

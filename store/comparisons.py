@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from store import runs
 from store.comparison_specs import (
+    COMPARISON,
     LR_FIND_VARIANT,
     ChildNotAJob,
     ComparisonCreate,
     PlannedChild,
     bounds_from,
+    comparison_request,
     plan_children,
 )
+from store.filters import LabelFilter, comparison_conditions
 from store.ids import new_id
 from store.jobspec import kind_of, request_of
-from store.models import Comparison, EpochMetric, Run, RunStatus
+from store.models import TERMINAL_STATUSES, Comparison, ComparisonTag, EpochMetric, Run, RunStatus
 
 
 def create_comparison(
@@ -40,12 +43,18 @@ def create_comparison(
     queued = runs.lock_queue(session=session, owner=owner)
     if queued + len(planned) > max_queued:
         return None
+    now = runs.utcnow()
+    comparison_id = new_id(now)
     comparison = Comparison(
-        id=new_id(),
+        id=comparison_id,
         owner=owner,
-        request=spec.model_dump(mode="json"),
-        created_at=runs.utcnow(),
+        request=comparison_request(spec),
+        created_at=now,
         pending_release=bool(spec.held_variants),
+        name=spec.name,
+        tags=spec.tags,
+        meta=spec.metadata,
+        tag_rows=[ComparisonTag(comparison_id=comparison_id, owner=owner, tag=tag) for tag in spec.tags],
     )
     session.add(comparison)
     session.flush()
@@ -66,6 +75,9 @@ def _create_children(
             comparison_id=comparison.id,
             variant=child.variant,
             repeat=child.repeat,
+            name=comparison.name,
+            tags=comparison.tags,
+            meta=comparison.meta,
         )
         for child in planned
     ]
@@ -77,13 +89,32 @@ def get_comparison(*, session: Session, comparison_id: str, owner: str) -> Compa
 
 
 def list_comparisons(
-    *, session: Session, owner: str, limit: int, before: str | None = None
+    *, session: Session, owner: str, limit: int, where: LabelFilter | None = None, before: str | None = None
 ) -> list[Comparison]:
-    """Newest first; `before` is the id of the last comparison of the previous page."""
-    query = select(Comparison).where(Comparison.owner == owner)
+    """The owner's comparisons that pass `where`, newest first; `before` is the previous page's last id."""
+    query = select(Comparison).where(*comparison_conditions(owner=owner, where=where or LabelFilter()))
     if before is not None:
         query = query.where(Comparison.id < before)
     return list(session.scalars(query.order_by(Comparison.id.desc()).limit(limit)))
+
+
+def delete_finished(*, session: Session, comparison_id: str, owner: str) -> list[str] | None:
+    """Delete the owner's comparison and its children if all ended and none is held; their ids, else None."""
+    unfinished = exists().where(
+        Run.comparison_id == Comparison.id, Run.status.not_in([s.value for s in TERMINAL_STATUSES])
+    )
+    child_ids = list(session.scalars(select(Run.id).where(Run.comparison_id == comparison_id)))
+    statement = delete(Comparison).where(
+        Comparison.id == comparison_id,
+        Comparison.owner == owner,
+        Comparison.pending_release.is_(False),
+        ~unfinished,
+    )
+    # The children, their series and tags go by ON DELETE CASCADE. Children are only ever added together
+    # with clearing `pending_release` (a release) in one transaction, so a statement that sees the flag
+    # cleared sees those children too: a release can never slip its queued runs into this delete.
+    deleted = session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
+    return child_ids if deleted else None
 
 
 def children(*, session: Session, comparison_id: str) -> list[Run]:
@@ -134,7 +165,7 @@ def release(*, session: Session, comparison_id: str, max_attempts: int) -> None:
     ).one_or_none()
     if lr_find is None or not RunStatus(lr_find.status).is_terminal:
         return
-    spec = ComparisonCreate.model_validate(comparison.request)
+    spec = COMPARISON.validate_python(comparison.request)
     bounds = bounds_from(lr_find.result, lr_find.request["base_lr_factor"])
     why = None
     if lr_find.status != RunStatus.SUCCEEDED:

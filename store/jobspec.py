@@ -17,6 +17,7 @@ from pydantic.dataclasses import dataclass as request_dataclass
 
 from clr.fields import SpecError, param
 from clr.specs import RangeTestJob, ScheduleSpec, TrainJob
+from store.labels import RunLabels, without_labels
 from store.models import RunKind
 
 REQUEST = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -32,7 +33,7 @@ class RunOptions:
 
 
 @request_dataclass(frozen=True, kw_only=True, config=REQUEST)
-class LRFindCreate(RangeTestJob, RunOptions):
+class LRFindCreate(RangeTestJob, RunOptions, RunLabels):
     """A learning-rate range test to queue."""
 
 
@@ -49,7 +50,7 @@ class ScheduleIn(ScheduleSpec):
 
 
 @request_dataclass(frozen=True, kw_only=True, config=REQUEST)
-class TrainCreate(TrainJob, RunOptions):
+class TrainCreate(TrainJob, RunOptions, RunLabels):
     """A training run to queue."""
 
     schedule: ScheduleIn = param(
@@ -74,10 +75,15 @@ def kind_of(job: JobRequest) -> RunKind:
     return RunKind.LR_FIND if isinstance(job, LRFindCreate) else RunKind.TRAIN
 
 
+def body_of(job: JobRequest) -> dict[str, Any]:
+    """The request body as JSON, labels included, every default filled in."""
+    body: dict[str, Any] = adapter(kind_of(job)).dump_python(job, mode="json")
+    return body
+
+
 def request_of(job: JobRequest) -> dict[str, Any]:
-    """The job as the JSON stored on its run, every default filled in."""
-    request: dict[str, Any] = adapter(kind_of(job)).dump_python(job, mode="json")
-    return request
+    """The job as the JSON stored on its run: the body without its labels (they have columns)."""
+    return without_labels(body_of(job))
 
 
 def check_runnable(job: JobRequest) -> None:

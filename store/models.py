@@ -18,7 +18,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.labels import NAME_MAX_LENGTH, TAG_MAX_LENGTH
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,7 +69,26 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class Comparison(Base):
+# Names compare code point by code point on both databases (PostgreSQL's default collation is linguistic),
+# so a name prefix is a range of this index; unnamed rows stay out of it, so they cost no index write.
+NameColumn = String(NAME_MAX_LENGTH).with_variant(String(NAME_MAX_LENGTH, collation="C"), "postgresql")
+NAMED = text("name IS NOT NULL")
+
+
+def name_index(table: str) -> Index:
+    return Index(f"ix_{table}_owner_name", "owner", "name", postgresql_where=NAMED, sqlite_where=NAMED)
+
+
+class Labelled:
+    """The name, tags and metadata a run or comparison was filed under."""
+
+    name: Mapped[str | None] = mapped_column(NameColumn)
+    # Read back with the row; filters use the tag table beside it (a row per tag), written with it.
+    tags: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
+
+
+class Comparison(Labelled, Base):
     __tablename__ = "comparisons"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -77,11 +98,29 @@ class Comparison(Base):
     # True while variants wait for the comparison's range test; the supervisor creates them and clears it.
     pending_release: Mapped[bool] = mapped_column(default=False, index=True)
     release_error: Mapped[dict[str, Any] | None]
+    tag_rows: Mapped[list[ComparisonTag]] = relationship(lazy="raise", passive_deletes=True)
 
-    __table_args__ = (Index("ix_comparisons_owner_id", "owner", "id"),)
+    __table_args__ = (
+        Index("ix_comparisons_owner_id", "owner", "id"),
+        name_index("comparisons"),
+    )
 
 
-class Run(Base):
+class ComparisonTag(Base):
+    """One tag of a comparison, for `GET /comparisons?tag=`."""
+
+    __tablename__ = "comparison_tags"
+
+    comparison_id: Mapped[str] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(TAG_MAX_LENGTH), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_comparison_tags_owner_tag", "owner", "tag", "comparison_id"),)
+
+
+class Run(Labelled, Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -111,10 +150,12 @@ class Run(Base):
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    tag_rows: Mapped[list[RunTag]] = relationship(lazy="raise", passive_deletes=True)
 
     __table_args__ = (
         UniqueConstraint("owner", "idempotency_key", name="uq_runs_owner_idempotency_key"),
         Index("ix_runs_owner_id", "owner", "id"),
+        name_index("runs"),
         Index("ix_runs_status_updated_at", "status", "updated_at"),
         Index("ix_runs_comparison_id", "comparison_id"),
         Index("uq_runs_comparison_variant_repeat", "comparison_id", "variant", "repeat", unique=True),
@@ -125,6 +166,18 @@ class Run(Base):
             sqlite_where=text("status = 'queued' AND dispatched_at IS NULL"),
         ),
     )
+
+
+class RunTag(Base):
+    """One tag of a run, for `GET /runs?tag=`: found by (owner, tag) without reading other owners' runs."""
+
+    __tablename__ = "run_tags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(TAG_MAX_LENGTH), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_run_tags_owner_tag", "owner", "tag", "run_id"),)
 
 
 class OwnerQueue(Base):

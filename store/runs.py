@@ -8,11 +8,12 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
+from store.filters import RunFilter, run_conditions
 from store.ids import new_id
-from store.models import OwnerQueue, Run, RunKind, RunStatus
+from store.models import TERMINAL_STATUSES, OwnerQueue, Run, RunKind, RunStatus, RunTag
 
 # Every transition the service makes, keyed by the target: a run moves only from these states.
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
@@ -47,11 +48,15 @@ def new_run(
     repeat: int | None = None,
     callback_url: str | None = None,
     request_hash: str | None = None,
+    name: str | None = None,
+    tags: Collection[str] = (),
+    meta: dict[str, Any] | None = None,
 ) -> Run:
-    """A queued run, not yet added to any session; `request_hash` defaults to the digest of `request`."""
+    """A queued run with its tag rows, not in any session; `request_hash` defaults to `request`'s digest."""
     now = utcnow()
+    run_id = new_id(now)
     return Run(
-        id=new_id(),
+        id=run_id,
         owner=owner,
         kind=kind,
         status=RunStatus.QUEUED,
@@ -67,6 +72,10 @@ def new_run(
         progress_step=0,
         created_at=now,
         updated_at=now,
+        name=name,
+        tags=list(tags),
+        meta=meta or {},
+        tag_rows=[RunTag(run_id=run_id, owner=owner, tag=tag) for tag in tags],
     )
 
 
@@ -91,26 +100,24 @@ def find_by_idempotency_key(*, session: Session, owner: str, key: str) -> Run | 
 
 
 def list_runs(
-    *,
-    session: Session,
-    owner: str,
-    limit: int,
-    kind: RunKind | None = None,
-    status: RunStatus | None = None,
-    before: str | None = None,
-    comparison_id: str | None = None,
+    *, session: Session, owner: str, limit: int, where: RunFilter | None = None, before: str | None = None
 ) -> list[Run]:
-    """Newest first; `before` is the id of the last run of the previous page."""
-    query = select(Run).where(Run.owner == owner)
-    if kind is not None:
-        query = query.where(Run.kind == kind)
-    if status is not None:
-        query = query.where(Run.status == status)
+    """The owner's runs that pass `where`, newest first; `before` is the last id of the previous page."""
+    query = select(Run).where(*run_conditions(owner=owner, where=where or RunFilter()))
     if before is not None:
         query = query.where(Run.id < before)
-    if comparison_id is not None:
-        query = query.where(Run.comparison_id == comparison_id)
     return list(session.scalars(query.order_by(Run.id.desc()).limit(limit)))
+
+
+def delete_terminal(*, session: Session, run_id: str, owner: str) -> bool:
+    """Delete the owner's ended run with its series, epochs and tags; False (nothing deleted) otherwise."""
+    # No transition leaves an ended state, so no worker or supervisor can revive the row after this check.
+    statement = delete(Run).where(
+        Run.id == run_id,
+        Run.owner == owner,
+        Run.status.in_([s.value for s in TERMINAL_STATUSES]),
+    )
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def count_queued(*, session: Session, owner: str) -> int:

@@ -14,6 +14,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
+class LabelsOut(BaseModel):
+    name: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+
+
 class ProgressOut(BaseModel):
     step: int
     total_steps: int | None
@@ -21,7 +27,7 @@ class ProgressOut(BaseModel):
     fraction: float | None
 
 
-class RunOut(BaseModel):
+class RunOut(LabelsOut):
     id: str
     kind: str
     status: str

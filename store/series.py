@@ -22,6 +22,8 @@ SERIES_COLUMNS: dict[str, tuple[str, ...]] = {
 DOWNSAMPLED_BY: dict[str, tuple[str, ...]] = {"range": ("loss", "smoothed_loss"), "batch": ("loss",)}
 OVERVIEW_FACTOR = 32
 OVERVIEW_SUFFIX = ":overview"
+# Steps are INTEGER columns (32 bits on PostgreSQL): no stored step is above this, no query goes past it.
+MAX_STEP = 2**31 - 1
 EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 Columns = dict[str, np.ndarray]

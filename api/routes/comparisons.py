@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from api import comparisons
 from api.comparisons import ComparisonCurves, ComparisonOut, ComparisonPage
 from api.deps import ComparisonDep, OwnerDep, SessionDep, SettingsDep
+from api.queries import ComparisonQuery
 from store.comparison_specs import ComparisonCreate
 from store.schemas import Problem
 
@@ -40,22 +41,34 @@ def create_comparison(
 
 @router.get("", summary="List comparisons, newest first")
 def list_comparisons(
-    owner: OwnerDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="next_cursor of the previous page")
-    ] = None,
-    limit: Annotated[int, Query(ge=1)] = 20,
+    owner: OwnerDep, session: SessionDep, settings: SettingsDep, query: Annotated[ComparisonQuery, Query()]
 ) -> ComparisonPage:
+    """The caller's comparisons that pass every given filter, newest first, one page at a time."""
     return comparisons.page(
-        session=session, owner=owner, limit=min(limit, settings.max_page_size), cursor=cursor
+        session=session,
+        owner=owner,
+        limit=min(query.limit, settings.max_page_size),
+        where=query,
+        cursor=query.cursor,
     )
 
 
 @router.get("/{comparison_id}", summary="Read a comparison and its children's states")
 def get_comparison(comparison: ComparisonDep, session: SessionDep) -> ComparisonOut:
     return comparisons.comparison_out(session=session, comparison=comparison)
+
+
+@router.delete(
+    "/{comparison_id}",
+    status_code=204,
+    response_class=Response,
+    responses={409: {"model": Problem}},
+    summary="Delete an ended comparison and its runs",
+)
+def delete_comparison(comparison: ComparisonDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """Remove a comparison whose runs all ended, with those runs; 409 while any is queued or running."""
+    comparisons.delete(session=session, comparison=comparison, artifact_dir=settings.resolved_artifact_dir)
+    return Response(status_code=204)
 
 
 @router.get("/{comparison_id}/curves", summary="Mean and std per variant and epoch")

@@ -8,40 +8,27 @@ from fastapi import APIRouter, Query, Response
 
 from api.curves import NPY_MEDIA_TYPE, CurveQuery, curves_response
 from api.deps import OwnerDep, RunDep, SessionDep, SettingsDep
-from api.service import cancel_run, page_of_runs
+from api.queries import RunQuery
+from api.service import cancel_run, delete_run, page_of_runs
 from api.views import run_out
-from store.models import RunKind, RunStatus
 from store.schemas import Problem, RunOut, RunPage
 
 router = APIRouter(
     prefix="/runs", tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}}
 )
 
-DEFAULT_PAGE_SIZE = 50
-
 
 @router.get("", summary="List runs, newest first")
 def list_runs(
-    owner: OwnerDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    kind: RunKind | None = None,
-    status: RunStatus | None = None,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="next_cursor of the previous page")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, description="Runs per page, capped at the service's max_page_size")] = (
-        DEFAULT_PAGE_SIZE
-    ),
+    owner: OwnerDep, session: SessionDep, settings: SettingsDep, query: Annotated[RunQuery, Query()]
 ) -> RunPage:
-    """The caller's runs, newest first, one page at a time."""
+    """The caller's runs that pass every given filter, newest first, one page at a time."""
     found, next_cursor = page_of_runs(
         session=session,
         owner=owner,
-        limit=min(limit, settings.max_page_size),
-        kind=kind,
-        status=status,
-        cursor=cursor,
+        limit=min(query.limit, settings.max_page_size),
+        where=query,
+        cursor=query.cursor,
     )
     return RunPage(items=[run_out(run) for run in found], next_cursor=next_cursor)
 
@@ -50,6 +37,19 @@ def list_runs(
 async def get_run(run: RunDep) -> RunOut:
     """Status, progress, request, result and error of one run."""
     return run_out(run)
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses={409: {"model": Problem}},
+    summary="Delete an ended run",
+)
+def delete(run: RunDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """Remove an ended run with its curves, epochs, files and pending webhook; 409 while queued or running."""
+    delete_run(session=session, run=run, artifact_dir=settings.resolved_artifact_dir)
+    return Response(status_code=204)
 
 
 @router.post("/{run_id}/cancel", status_code=202, responses={409: {"model": Problem}}, summary="Cancel a run")

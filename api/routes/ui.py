@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, RedirectResponse
 
 from api.errors import ApiError
@@ -26,8 +27,12 @@ def home() -> RedirectResponse:
 
 
 @router.get("/ui")
-def dashboard() -> FileResponse:
+def dashboard(
+    run: Annotated[str | None, Query(max_length=64, description="Open this run's page")] = None,
+    comparison: Annotated[str | None, Query(max_length=64, description="Open this comparison's page")] = None,
+) -> FileResponse:
     """The dashboard page; it asks for an API key and keeps it in the browser's localStorage."""
+    # The page's script reads `run` and `comparison`; declared here, they are known query parameters.
     return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
 

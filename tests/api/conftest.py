@@ -39,6 +39,13 @@ TRAIN_BODY: dict[str, Any] = {
     "epochs": 3,
     "schedule": {"policy": "triangular", "base_lr": 0.001, "max_lr": 0.01, "step_size_iter": 20},
 }
+COMPARISON_BODY: dict[str, Any] = {
+    "model": {"name": "vanilla_cnn"},
+    "dataset": {"name": "digits"},
+    "epochs": 1,
+    "repeats": 1,
+    "variants": [{"name": "sgd", "optimizer": {"name": "sgd", "lr": 0.01}}],
+}
 
 MakeClient = Callable[..., Any]
 

@@ -110,7 +110,8 @@ class SyncClient:
         pending = asyncio.all_tasks(self.loop)  # sse-starlette's shutdown watchers outlive their streams
         for task in pending:
             task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:  # gather() of nothing would make its future on another loop
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
 
@@ -163,6 +164,11 @@ queries = st.dictionaries(
             "max_lr",
             "max_points",
             "format",
+            "tag",
+            "name_prefix",
+            "created_after",
+            "created_before",
+            "comparison_id",
             "x",
         ]
     ),
@@ -193,6 +199,8 @@ def test_no_generated_request_gets_a_server_error(setup: Any, data: st.DataObjec
                 ("GET", "/readyz"),
                 ("GET", f"/ui/{run_id}"),
                 ("DELETE", f"/runs/{run_id}"),
+                ("GET", "/comparisons"),
+                ("DELETE", f"/comparisons/{run_id}"),
                 ("PUT", "/train"),
             ]
         ),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.comparisons import cancel
 from store import comparisons, keys, runs
-from store.comparison_specs import ComparisonCreate, plan_children
+from store.comparison_specs import COMPARISON, plan_children
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Comparison, OwnerQueue, Run, RunStatus
 from worker.dispatch import reap_silent
@@ -90,7 +90,7 @@ def test_cancelling_a_comparison_holds_no_queue_counter_while_it_waits_for_a_chi
     engine: Engine, owner: str
 ) -> None:
     factory = make_sessionmaker(engine)
-    spec = ComparisonCreate.model_validate(
+    spec = COMPARISON.validate_python(
         {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "epochs": 1, "repeats": 1}
     )
     with transaction(factory) as session:

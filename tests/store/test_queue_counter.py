@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,7 +64,7 @@ def test_reaper_requeue_counts_the_run_again(session: Session) -> None:
     assert queued(session, owner) == 0
     old = runs.utcnow() - timedelta(seconds=120)
     session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-    assert reap_all(session) == [run.id]
+    assert run.id in reap_all(session)
     assert queued(session, owner) == 1
 
 
@@ -128,6 +129,15 @@ def unsaved_run(owner: str) -> Run:
     return runs.new_run(owner=owner, kind=RunKind.LR_FIND, request={"x": 1}, max_attempts=2)
 
 
+def insert_run_then(session: Session, run: Run, columns: set[str]) -> str:
+    """Insert `run` into a database of an older revision, which has only `columns`; its id."""
+    values = {
+        column.key: getattr(run, column.key) for column in Run.__table__.columns if column.key in columns
+    }
+    session.execute(insert(Run).values(values))
+    return run.id
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_the_migration_counts_existing_queued_runs_and_gives_key_owners_a_row(
     kind: str, own_database: Callable[[str], str]
@@ -136,14 +146,11 @@ def test_the_migration_counts_existing_queued_runs_and_gives_key_owners_a_row(
     command.downgrade(alembic_config(url), "0003")
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
-    at_0003 = ["id", "owner", "kind", "status", "request", "request_hash", "attempt", "max_attempts"]
-    at_0003 += ["progress_step", "created_at", "updated_at"]
+    columns_then = {column["name"] for column in sa.inspect(engine).get_columns("runs")}
     with transaction(factory) as session:
         session.add(ApiKey(owner="keyed", prefix="p", key_hash="h", created_at=runs.utcnow()))
-        rows = [unsaved_run("busy") for _ in range(3)]
-        for row in rows:  # the columns of revision 0003 only
-            session.execute(insert(Run).values({name: getattr(row, name) for name in at_0003}))
-        runs.start_run(session=session, run_id=rows[0].id, worker="w")
+        queued = [insert_run_then(session, unsaved_run("busy"), columns_then) for _ in range(3)]
+        runs.start_run(session=session, run_id=queued[0], worker="w")
 
     upgrade(url)
 
