@@ -16,10 +16,10 @@ from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
 from api.routes import artifacts, comparisons, events, health, jobs, metrics, plots, runs, ui
+from dispatch.broker import make_celery
+from dispatch.supervisor import Supervisor
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
-from worker.app import make_celery
-from worker.dispatch import Supervisor
 
 DESCRIPTION = (
     "Learning-rate range tests and cyclical-LR training jobs. "

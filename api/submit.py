@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.callbacks import check_callback_url
 from api.errors import ApiError
 from api.hotpath import HotPath, IdempotencyConflict
 from store import runs
@@ -42,6 +43,7 @@ async def submit(
             return replayed(run=earlier, kind=kind, digest=digest), False
     check_limits(settings=settings, body=body)
     check_dataset_path(settings=settings, path=body.dataset.path)
+    check_callback_url(settings=settings, url=given["callback_url"])
     request = given
     if isinstance(body, TrainCreate) and body.schedule.from_lr_find is not None:
         source = await hot.run(run_id=body.schedule.from_lr_find, owner=owner)
@@ -71,7 +73,7 @@ async def submit(
             "this owner; retry once some have started",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    # Committed: a relay process sends it to the broker (worker/relay.py).
+    # Committed: a relay process sends it to the broker (dispatch/relay.py).
     return run, True
 
 

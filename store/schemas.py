@@ -136,6 +136,17 @@ class ProgressOut(BaseModel):
     fraction: float | None
 
 
+class DeliveryOut(BaseModel):
+    """How the webhook to the run's callback_url went."""
+
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+
+
 class RunOut(BaseModel):
     id: str
     kind: str
@@ -152,6 +163,9 @@ class RunOut(BaseModel):
     request: dict[str, Any]
     result: dict[str, Any] | None
     error: dict[str, Any] | None
+    delivery: DeliveryOut | None = Field(
+        None, description="the webhook's outcome, for a run with a callback_url"
+    )
 
 
 class RunPage(BaseModel):

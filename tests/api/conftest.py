@@ -18,13 +18,13 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from dispatch.broker import make_celery
+from dispatch.relay import run_relay
 from store import keys, runs
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
 from tests.broker import queued_run_ids, send_leftovers
-from worker.app import make_celery
-from worker.relay import run_relay
 
 QUEUE = f"api-test-{uuid.uuid4().hex[:8]}"
 DOWN_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -97,7 +97,7 @@ def relay(
     make_settings: Callable[..., Settings],
     broker: redis.Redis,
 ) -> Iterator[None]:
-    """A relay loop (worker/relay.py) in a thread for this test, sending to the test queue.
+    """A relay loop (dispatch/relay.py) in a thread for this test, sending to the test queue.
 
     Runs earlier tests left unsent go first and are dropped, so the queue holds this test's runs only.
     """

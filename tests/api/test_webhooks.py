@@ -16,12 +16,15 @@ import pytest
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.supervisor import supervise_once
 from store.models import Run
 from store.settings import Settings
-from worker.dispatch import supervise_once
+from tests.api.conftest import MakeClient
 
 pytestmark = pytest.mark.anyio
 SECRET = "test-webhook-secret"
+# The receivers of these tests listen on loopback, which only this allowance lets webhooks reach.
+LOCAL_RECEIVERS = {"webhook_allowed_networks": ["127.0.0.0/8"]}
 
 
 @dataclass
@@ -66,11 +69,20 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
+async def client(make_client: MakeClient) -> httpx.AsyncClient:
+    """A client of an app that accepts callback_urls on loopback."""
+    client: httpx.AsyncClient = await make_client(**LOCAL_RECEIVERS)
+    return client
+
+
+@pytest.fixture
 def supervise(
     session_factory: sessionmaker[Session], celery_app: Celery, make_settings: Callable[..., Settings]
 ) -> Callable[..., None]:
     def once(**overrides: Any) -> None:
-        settings = make_settings(webhook_secret=SECRET, webhook_backoff=0.0, **overrides)
+        settings = make_settings(
+            webhook_secret=SECRET, webhook_backoff=0.0, **{**LOCAL_RECEIVERS, **overrides}
+        )
         supervise_once(celery=celery_app, factory=session_factory, settings=settings)
 
     return once

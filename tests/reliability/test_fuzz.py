@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from dispatch.broker import make_celery
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.settings import Settings
-from worker.app import make_celery
 
 QUEUE = f"fuzz-{uuid.uuid4().hex[:8]}"
 LR_FIND: dict[str, Any] = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "batch_size": 16}
