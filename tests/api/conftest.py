@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import json
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,9 @@ TRAIN_BODY: dict[str, Any] = {
 }
 
 MakeClient = Callable[..., Any]
+SECRET = "test-webhook-secret"
+# The test receivers listen on loopback, which only this allowance lets webhooks reach.
+LOCAL_RECEIVERS = {"webhook_allowed_networks": ["127.0.0.0/8"]}
 
 
 @pytest.fixture
@@ -229,3 +237,44 @@ def lr_find_body() -> dict[str, Any]:
 @pytest.fixture
 def train_body() -> dict[str, Any]:
     return copy.deepcopy(TRAIN_BODY)
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server that answers with the queued statuses (then 200) and keeps verified bodies."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            timestamp = self.headers["X-CLR-Timestamp"]
+            expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(self.headers.get("X-CLR-Signature", ""), f"sha256={expected}"):
+                state.bad_signatures += 1
+            status = state.statuses.pop(0) if state.statuses else 200
+            if status == 200:
+                state.received.append(json.loads(body))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join()
