@@ -92,6 +92,49 @@ def test_training_survives_a_sigkilled_worker_and_each_epoch_is_recorded_once(
     assert len(steps) == run["result"]["steps"] == curves["epochs"]["step"][-1]  # steps done
 
 
+def _status_and_attempt(client: httpx.Client, run_id: str) -> tuple[str, int]:
+    run = client.get(f"/runs/{run_id}").json()
+    return run["status"], run["attempt"]
+
+
+def test_a_worker_stopped_until_reaped_then_continued_writes_nothing_into_the_retried_run(
+    postgres_service: Service,
+) -> None:
+    epochs = 8
+    schedule = {"policy": "triangular", "base_lr": 0.005, "max_lr": 0.05, "step_size_iter": 30}
+    body = {**DIGITS_CNN, "optimizer": {"name": "sgd_momentum"}, "epochs": epochs, "batch_size": 32}
+    stale_log = postgres_service.home / "w0.log"
+    with postgres_service.client() as client:
+        run_id = _submit(client, "/train", {**body, "schedule": schedule})
+        wait_until(lambda: _epochs_done(client, run_id), timeout=120, what="two epochs done")
+        stale = postgres_service.processes[-1]
+        os.killpg(stale.pid, signal.SIGSTOP)  # silent, not dead: its heartbeats stop past the timeout
+        try:
+            wait_until(
+                lambda: _status_and_attempt(client, run_id) == ("queued", 1), timeout=60, what="the reaper"
+            )
+            postgres_service.start_worker("w1")
+            wait_until(
+                lambda: _status_and_attempt(client, run_id) == ("running", 2), timeout=60, what="the retry"
+            )
+        finally:
+            os.killpg(stale.pid, signal.SIGCONT)
+        wait_until(
+            lambda: "was superseded" in stale_log.read_text(),
+            timeout=60,
+            what="the stale worker to be fenced",
+        )
+        run = wait_for_status(client, run_id, {"succeeded", "failed", "cancelled"}, timeout=180)
+        curves = client.get(f"/runs/{run_id}/curves").json()
+
+    assert run["status"] == "succeeded", run
+    assert run["attempt"] == 2
+    assert curves["epochs"]["epoch"] == list(range(epochs))
+    steps = curves["batch"]["step"]
+    assert steps == list(range(len(steps)))  # the continued worker added no point: no duplicate, no gap
+    assert len(steps) == run["result"]["steps"]
+
+
 def test_runs_accepted_while_redis_is_down_run_exactly_once_when_it_is_back(
     postgres_service: Service, own_redis: OwnRedis
 ) -> None:

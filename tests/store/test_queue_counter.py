@@ -43,7 +43,7 @@ def test_counter_follows_inserts_starts_cancels_and_failures(session: Session) -
     assert queued(session, owner) == 4
     assert runs.start_run(session=session, run_id=first.id, worker="w")
     assert queued(session, owner) == 3
-    runs.record_progress(session=session, run_id=first.id, step=1, total=10, epoch=0)
+    runs.record_progress(session=session, run_id=first.id, attempt=1, step=1, total=10, epoch=0)
     assert runs.request_cancel(session=session, run_id=second.id) == RunStatus.CANCELLED
     assert queued(session, owner) == 2
     assert runs.request_cancel(session=session, run_id=first.id) == RunStatus.CANCELLING

@@ -72,7 +72,9 @@ def test_cancel_of_queued_run_is_immediate_and_of_running_run_cooperative(sessio
     assert runs.request_cancel(session=session, run_id=queued.id) == RunStatus.CANCELLED
     assert runs.request_cancel(session=session, run_id=running.id) == RunStatus.CANCELLING
     assert runs.request_cancel(session=session, run_id=queued.id) is None
-    step_status = runs.record_progress(session=session, run_id=running.id, step=3, total=10, epoch=0)
+    step_status = runs.record_progress(
+        session=session, run_id=running.id, attempt=1, step=3, total=10, epoch=0
+    )
     assert step_status == RunStatus.CANCELLING
 
 
@@ -109,3 +111,24 @@ def test_list_runs_pages_newest_first_per_owner(session: Session) -> None:
         seen += [run.id for run in page]
         cursor = page[-1].id
     assert seen == sorted(created, reverse=True)
+
+
+def test_a_superseded_attempt_can_neither_heartbeat_nor_end_the_retried_run(session: Session) -> None:
+    run = new_run(session)
+    assert runs.start_run(session=session, run_id=run.id, worker="w1")
+    old = runs.utcnow() - timedelta(seconds=120)
+    session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
+    assert reap_all(session) == [run.id]
+    # Between the reap and the retry's start, attempt 1 is not active either.
+    assert runs.record_progress(session=session, run_id=run.id, attempt=1, step=9, total=9, epoch=9) is None
+    assert runs.start_run(session=session, run_id=run.id, worker="w2")
+
+    stale_heartbeat = runs.record_progress(
+        session=session, run_id=run.id, attempt=1, step=7, total=9, epoch=1
+    )
+    stale_end = runs.transition(session=session, run_id=run.id, to=RunStatus.CANCELLED, of_attempt=1)
+    current = runs.record_progress(session=session, run_id=run.id, attempt=2, step=2, total=9, epoch=0)
+
+    assert (stale_heartbeat, stale_end, current) == (None, False, RunStatus.RUNNING)
+    session.refresh(run)
+    assert (run.status, run.attempt, run.worker, run.progress_step) == (RunStatus.RUNNING, 2, "w2", 2)
