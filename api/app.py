@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import install_error_handlers
+from api.events import StreamSlots
 from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
@@ -67,6 +68,7 @@ def create_app(
     app.state.celery = celery
     hot = make_hot_path(session_factory, pool_size=settings.hot_pool_size)
     app.state.hot = hot
+    app.state.stream_slots = StreamSlots(settings.max_streams_per_owner)
     app.state.owners = OwnerCache(look_up=lambda key: hot.owner_of(key=key), ttl=settings.key_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import ApiError
+from api.events import StreamSlots
 from api.hotpath import HotPath, read_apart
 from store import comparisons
 from store.models import Comparison, Run
@@ -100,6 +101,15 @@ async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:
 
 
 RunDep = Annotated[Run, Depends(get_owned_run)]
+
+
+async def get_stream_slots(request: Request) -> StreamSlots:
+    """This process's count of open event streams per owner."""
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots
+
+
+StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 
 
 async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: SessionFactoryDep) -> Comparison:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     max_queued_per_owner: int = 1000
     max_page_size: int = 200
     max_comparison_epochs: int = 2000  # children x epochs of one comparison
+    max_streams_per_owner: int = Field(default=8, ge=1)  # open event streams per owner and API process
 
     # Each API process remembers a key's owner this long: a revoked key is refused within these seconds.
     key_cache_seconds: float = Field(default=5.0, ge=0)
