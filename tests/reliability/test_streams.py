@@ -100,7 +100,7 @@ def test_streams_of_a_1m_point_run_keep_the_api_memory_far_below_the_series_size
     baseline = rss_bytes(pid)
     counted: list[int] = []
     # Four new streams (the case) and one resumed from the start, paging through every point.
-    headers = [{}] * 4 + [{"Last-Event-ID": ":0:-1"}]
+    headers: list[dict[str, str]] = [{}] * 4 + [{"Last-Event-ID": ":0:-1"}]
     readers = [threading.Thread(target=read_points, args=(api, run_id, h, counted)) for h in headers]
     peak = baseline
     for reader in readers:
