@@ -6,6 +6,7 @@ the path come from `api.hotpath` (remembered for a few seconds, and read without
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -81,6 +82,26 @@ async def get_owner(
 
 
 OwnerDep = Annotated[str, Depends(get_owner)]
+
+
+async def check_metrics_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """Nothing when no CLR_METRICS_TOKEN is set or the bearer token is it; else 401."""
+    expected = settings.metrics_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send the metrics token (CLR_METRICS_TOKEN) as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+MetricsScraperDep = Annotated[None, Depends(check_metrics_token)]
 
 
 async def get_hot_path(request: Request) -> HotPath:

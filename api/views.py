@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from store.models import Run, RunStatus
+from store.runs import as_utc
 from store.schemas import DeliveryOut, ProgressOut, RunOut
 
 
@@ -20,10 +19,10 @@ def run_out(run: Run) -> RunOut:
         attempt=run.attempt,
         max_attempts=run.max_attempts,
         comparison_id=run.comparison_id,
-        created_at=_utc(run.created_at),
-        updated_at=_utc(run.updated_at),
-        started_at=run.started_at and _utc(run.started_at),
-        finished_at=run.finished_at and _utc(run.finished_at),
+        created_at=as_utc(run.created_at),
+        updated_at=as_utc(run.updated_at),
+        started_at=run.started_at and as_utc(run.started_at),
+        finished_at=run.finished_at and as_utc(run.finished_at),
         progress=ProgressOut(
             step=run.progress_step, total_steps=total, epoch=run.progress_epoch, fraction=fraction
         ),
@@ -32,8 +31,3 @@ def run_out(run: Run) -> RunOut:
         error=run.error,
         delivery=run.delivery and DeliveryOut.model_validate(run.delivery),
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

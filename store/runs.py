@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
+from store import counters
 from store.ids import new_id
 from store.models import OwnerQueue, Run, RunKind, RunStatus
 
@@ -142,9 +143,22 @@ def transition(
         update(Run)
         .where(*where)
         .values(status=to, updated_at=now, **values)
+        .returning(Run.kind, Run.started_at)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    moved = session.execute(statement).first()
+    if moved is None:
+        return False
+    if to.is_terminal:
+        started = moved.started_at
+        seconds = None if started is None else (values["finished_at"] - as_utc(started)).total_seconds()
+        counters.count_ending(session=session, run_id=run_id, kind=moved.kind, status=to, seconds=seconds)
+    return True
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored one is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def start_run(*, session: Session, run_id: str, worker: str) -> bool:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # When set, GET /metrics needs `Authorization: Bearer <this token>` (no API key opens it).
+    metrics_token: SecretStr | None = None
+
     # Only for `make run`: a key printed on first start so the embedded default is secure and one command.
     bootstrap_key: SecretStr | None = None
 

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text without authentication, HTTP by route template, run figures from the DB."""
+"""GET /metrics: Prometheus text (optionally behind a token), HTTP by route template, run figures."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import series
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
+from tests.api.conftest import MakeClient
 
 pytestmark = pytest.mark.anyio
 
@@ -62,8 +63,25 @@ async def test_run_figures_come_from_the_database_at_scrape(
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     assert delta("clr_runs", kind="train", status="queued") == 1
-    assert delta("clr_runs", kind="train", status="succeeded") == 1
+    assert delta("clr_runs_ended_total", kind="train", status="succeeded") == 1
     assert delta("clr_queue_depth") == 1
     assert delta("clr_job_duration_seconds_count", kind="train", status="succeeded") == 1
     assert delta("clr_job_duration_seconds_bucket", kind="train", status="succeeded", le="+Inf") == 1
     assert delta("clr_points_stored_total", series="batch") == 7
+
+
+async def test_a_metrics_token_setting_puts_metrics_behind_that_bearer_token(
+    make_client: MakeClient, auth: dict[str, str]
+) -> None:
+    client = await make_client(metrics_token="scrape-secret")
+
+    missing = await client.get("/metrics")
+    api_key = await client.get("/metrics", headers=auth)
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secreT"})
+    right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+
+    assert [missing.status_code, api_key.status_code, wrong.status_code] == [401, 401, 401]
+    assert missing.json()["code"] == "unauthorized"
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert right.status_code == 200
+    assert "clr_queue_depth" in right.text
