@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ from dispatch.supervisor import supervise_once
 from store.models import Run
 from store.settings import Settings
 from tests.api.conftest import LOCAL_RECEIVERS, SECRET, MakeClient, Receiver
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -212,3 +215,47 @@ async def test_the_delivery_outcome_is_part_of_the_run(
     assert after["delivery"]["state"] == "delivered"
     assert after["delivery"]["last_status"] == 200
     assert after["delivery"]["delivered_at"] is not None
+
+
+async def test_a_receiver_answering_an_endless_body_is_read_only_up_to_the_cap(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    train_body: dict[str, Any],
+    supervise: Callable[..., None],
+) -> None:
+    sent: list[int] = []
+
+    class Endless(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(2**30))
+            self.end_headers()
+            total = 0
+            try:
+                while total < 2**30:
+                    self.wfile.write(b"x" * 65536)
+                    total += 65536
+            except OSError:  # the sender stopped reading and hung up
+                pass
+            sent.append(total)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        created = (await client.post("/train", json={**train_body, "callback_url": url}, headers=auth)).json()
+        await client.post(f"/runs/{created['id']}/cancel", headers=auth)
+        supervise(webhook_max_response_bytes=1024, webhook_deadline=30)
+        run = (await client.get(f"/runs/{created['id']}", headers=auth)).json()
+        wait_until(lambda: sent, timeout=30, what="the receiver to notice the hang-up")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert run["delivery"]["state"] == "delivered"
+    assert sent[0] < 2**30 // 8  # the service hung up long before the gigabyte the receiver offered
