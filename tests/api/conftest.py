@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
 from tests.broker import queued_run_ids, send_leftovers
+from tests.receivers import QuietHandler, serving
 
 QUEUE = f"api-test-{uuid.uuid4().hex[:8]}"
 DOWN_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -253,7 +253,7 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             timestamp = self.headers["X-CLR-Timestamp"]
@@ -267,14 +267,6 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(Handler) as url:
+        state.url = f"{url}/hook"
+        yield state

@@ -145,22 +145,23 @@ async def test_a_last_event_id_past_2_63_or_malformed_is_422(
     assert answer.json()["errors"][0]["loc"] == ["header", "last-event-id"]
 
 
-def write_long_range(factory: sessionmaker[Session], run_id: str, points: int) -> None:
-    """`points` range-test points in chunks of 8192, as the recorder stores them."""
-    for start in range(0, points, 8192):
-        write_range(factory, run_id, range(start, min(start + 8192, points)))
+@pytest.fixture
+def long_run(make_run: Callable[..., Run], session_factory: sessionmaker[Session]) -> Callable[[int], str]:
+    """A succeeded range test with `points` points in chunks of 8192, as the recorder stores them."""
+
+    def make(points: int) -> str:
+        run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED)
+        for start in range(0, points, 8192):
+            write_range(session_factory, run.id, range(start, min(start + 8192, points)))
+        return run.id
+
+    return make
 
 
 async def test_a_new_stream_of_a_long_run_starts_with_a_downsampled_backlog(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    make_run: Callable[..., Run],
-    session_factory: sessionmaker[Session],
+    client: httpx.AsyncClient, auth: dict[str, str], long_run: Callable[[int], str]
 ) -> None:
-    run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED)
-    write_long_range(session_factory, run.id, 30_000)
-
-    events = await read_stream(client, run.id, auth)
+    events = await read_stream(client, long_run(30_000), auth)
 
     points = [event for event in events if event.event == "points"]
     steps = [step for event in points for step in event.data["step"]]
@@ -172,15 +173,9 @@ async def test_a_new_stream_of_a_long_run_starts_with_a_downsampled_backlog(
 
 
 async def test_a_resumed_stream_far_behind_catches_up_page_by_page_with_every_point(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    make_run: Callable[..., Run],
-    session_factory: sessionmaker[Session],
+    client: httpx.AsyncClient, auth: dict[str, str], long_run: Callable[[int], str]
 ) -> None:
-    run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED)
-    write_long_range(session_factory, run.id, 25_000)
-
-    events = await read_stream(client, run.id, {**auth, "Last-Event-ID": ":0:-1"})
+    events = await read_stream(client, long_run(25_000), {**auth, "Last-Event-ID": ":0:-1"})
 
     steps = [step for event in events if event.event == "points" for step in event.data["step"]]
     assert steps == list(range(1, 25_000))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -17,6 +15,7 @@ from store.models import Run
 from store.settings import Settings
 from tests.api.conftest import LOCAL_RECEIVERS, SECRET, MakeClient, Receiver
 from tests.e2e.conftest import wait_until
+from tests.receivers import QuietHandler, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -225,7 +224,7 @@ async def test_a_receiver_answering_an_endless_body_is_read_only_up_to_the_cap(
 ) -> None:
     sent: list[int] = []
 
-    class Endless(BaseHTTPRequestHandler):
+    class Endless(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(200)
@@ -240,22 +239,13 @@ async def test_a_receiver_answering_an_endless_body_is_read_only_up_to_the_cap(
                 pass
             sent.append(total)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        created = (await client.post("/train", json={**train_body, "callback_url": url}, headers=auth)).json()
+    with serving(Endless) as url:
+        body = {**train_body, "callback_url": f"{url}/hook"}
+        created = (await client.post("/train", json=body, headers=auth)).json()
         await client.post(f"/runs/{created['id']}/cancel", headers=auth)
         supervise(webhook_max_response_bytes=1024, webhook_deadline=30)
         run = (await client.get(f"/runs/{created['id']}", headers=auth)).json()
         wait_until(lambda: sent, timeout=30, what="the receiver to notice the hang-up")
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert run["delivery"]["state"] == "delivered"
     assert sent[0] < 2**30 // 8  # the service hung up long before the gigabyte the receiver offered

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import Service, service_env, wait_until
+from tests.receivers import QuietHandler, serving
 
 pytestmark = pytest.mark.e2e
 DEADLINE = 4.0
@@ -33,7 +31,7 @@ class Receivers:
 def receivers() -> Iterator[Receivers]:
     state = Receivers()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             state.arrived[self.path] = time.monotonic()
@@ -50,17 +48,8 @@ def receivers() -> Iterator[Receivers]:
             state.closed[self.path] = time.monotonic()
             self.close_connection = True
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as state.url:
+        yield state
 
 
 @pytest.fixture
