@@ -17,7 +17,7 @@ from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import alembic_config, upgrade
 from store.models import ApiKey, Comparison, OwnerQueue, Run, RunKind, RunStatus
-from tests.store.test_runs import new_run, reap_all
+from tests.store.test_runs import new_run, reap_own
 
 
 def new_owner() -> str:
@@ -63,7 +63,7 @@ def test_reaper_requeue_counts_the_run_again(session: Session) -> None:
     assert queued(session, owner) == 0
     old = runs.utcnow() - timedelta(seconds=120)
     session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-    assert reap_all(session) == [run.id]
+    assert reap_own(session, run.id) == [run.id]
     assert queued(session, owner) == 1
 
 

@@ -23,9 +23,12 @@ def new_run(session: Session, owner: str = "team-a", **extra: object) -> Run:
     )
 
 
-def reap_all(session: Session) -> list[str]:
-    """What the supervisor does (a transaction per run there); the ids queued again."""
-    silent = runs.silent_runs(session=session, heartbeat_timeout=60)
+def reap_own(session: Session, *own: str) -> list[str]:
+    """What the supervisor does (a transaction per run there) to the test's own runs; the ids queued again.
+
+    Other tests' runs left running in the shared database fall silent as the suite goes on: not ours to reap.
+    """
+    silent = [run_id for run_id in runs.silent_runs(session=session, heartbeat_timeout=60) if run_id in own]
     return [run_id for run_id in silent if runs.reap(session=session, run_id=run_id, heartbeat_timeout=60)]
 
 
@@ -84,7 +87,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
         assert runs.start_run(session=session, run_id=run.id, worker=f"w{attempt}")
         old = runs.utcnow() - timedelta(seconds=120)
         session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-        requeued = reap_all(session)
+        requeued = reap_own(session, run.id)
         assert requeued == ([run.id] if attempt == 1 else [])
     session.refresh(run)
     assert run.status == RunStatus.FAILED
@@ -95,7 +98,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
 def test_reaper_leaves_runs_with_fresh_heartbeats(session: Session) -> None:
     run = new_run(session)
     runs.start_run(session=session, run_id=run.id, worker="w")
-    assert reap_all(session) == []
+    assert reap_own(session, run.id) == []
     assert status_of(session, run.id) == RunStatus.RUNNING
 
 
@@ -118,7 +121,7 @@ def test_a_superseded_attempt_can_neither_heartbeat_nor_end_the_retried_run(sess
     assert runs.start_run(session=session, run_id=run.id, worker="w1")
     old = runs.utcnow() - timedelta(seconds=120)
     session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-    assert reap_all(session) == [run.id]
+    assert reap_own(session, run.id) == [run.id]
     # Between the reap and the retry's start, attempt 1 is not active either.
     assert runs.record_progress(session=session, run_id=run.id, attempt=1, step=9, total=9, epoch=9) is None
     assert runs.start_run(session=session, run_id=run.id, worker="w2")
