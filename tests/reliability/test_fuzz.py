@@ -110,7 +110,8 @@ class SyncClient:
         pending = asyncio.all_tasks(self.loop)  # sse-starlette's shutdown watchers outlive their streams
         for task in pending:
             task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:  # gather() of nothing looks for a current loop, and there is none
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
 
