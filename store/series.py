@@ -10,7 +10,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store import counters
 from store.downsample import overview
 from store.models import EpochMetric, SeriesChunk
 
@@ -53,8 +52,6 @@ def append_chunk(
 ) -> int:
     """Store consecutive points of one series, and their overview; returns how many points were written."""
     written = _put_chunk(session=session, run_id=run_id, series=series, columns=columns)
-    if written:
-        counters.add(session=session, run_id=run_id, amounts={counters.points_key(series): written})
     if written and series in DOWNSAMPLED_BY:
         _put_overview(session=session, run_id=run_id, series=series, columns=columns)
     return written
@@ -219,10 +216,7 @@ def record_epoch(*, session: Session, run_id: str, values: Mapping[str, float | 
     statement = (
         _insert(session)(EpochMetric).values(row).on_conflict_do_nothing().returning(EpochMetric.epoch)
     )
-    new = session.execute(statement).scalar() is not None
-    if new:
-        counters.add(session=session, run_id=run_id, amounts={counters.points_key("epoch"): 1})
-    return new
+    return session.execute(statement).scalar() is not None
 
 
 def truncate_epochs_after(*, session: Session, run_id: str, epoch: int) -> None:

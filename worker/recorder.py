@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import runs, series
+from store import counters, runs, series
 from store.db import transaction
 from store.models import RunStatus
 
@@ -169,13 +170,20 @@ class Recorder:
                 raise Superseded(f"attempt {self._attempt} of run {self._run_id} is not the run's active one")
             if status != RunStatus.RUNNING:
                 self._cancel.set()
+            written: Counter[str] = Counter()
             for item in _coalesce(batch):
                 if isinstance(item, _Points):
-                    self.points_written += series.append_chunk(
+                    written[item.series] += series.append_chunk(
                         session=session, run_id=self._run_id, series=item.series, columns=item.columns
                     )
                 elif isinstance(item, _Epoch):
-                    series.record_epoch(session=session, run_id=self._run_id, values=item.values)
+                    written["epoch"] += series.record_epoch(
+                        session=session, run_id=self._run_id, values=item.values
+                    )
+            # One increment per transaction: many of one counter row would each rewrite it.
+            amounts = {counters.points_key(name): count for name, count in written.items() if count}
+            counters.add(session=session, run_id=self._run_id, amounts=amounts)
+            self.points_written += sum(count for name, count in written.items() if name != "epoch")
 
 
 def _coalesce(batch: list[_Points | _Epoch | _Flush]) -> list[_Points | _Epoch]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import series
+from store import runs
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from tests.api.conftest import MakeClient
+from worker.recorder import Recorder
 
 pytestmark = pytest.mark.anyio
 
@@ -51,10 +51,11 @@ async def test_run_figures_come_from_the_database_at_scrape(
 ) -> None:
     before = await _scrape(client)
     make_run(RunKind.TRAIN, RunStatus.QUEUED)
-    finished = make_run(RunKind.TRAIN, RunStatus.SUCCEEDED, result={})
+    training = make_run(RunKind.TRAIN, RunStatus.RUNNING)
+    with Recorder(session_factory, training.id, attempt=1) as recorder:  # as the worker writes points
+        recorder.add_points("batch", {"step": range(7), "epoch": [0] * 7, "lr": [1.0] * 7, "loss": [1.0] * 7})
     with transaction(session_factory) as session:
-        columns = {"step": np.arange(7), "epoch": np.zeros(7), "lr": np.ones(7), "loss": np.ones(7)}
-        series.append_chunk(session=session, run_id=finished.id, series="batch", columns=columns)
+        assert runs.transition(session=session, run_id=training.id, to=RunStatus.SUCCEEDED, result={})
 
     after = await _scrape(client)
 
