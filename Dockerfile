@@ -6,6 +6,7 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY clr clr
 COPY api api
 COPY worker worker
+COPY dispatch dispatch
 COPY store store
 COPY cli cli
 COPY migrations migrations

@@ -11,6 +11,7 @@ from typing import Any
 from api.errors import ApiError, validation_errors
 from clr.fields import SpecError
 from clr.paths import OutsideDataRootsError, confined
+from dispatch.targets import refusal_for_url
 from store.jobspec import JobRequest, LRFindCreate, check_runnable
 from store.settings import Settings
 
@@ -31,6 +32,9 @@ def admit(
         raise validation_errors([found]) from error
     check_limits(settings=settings, job=job, at=at)
     check_dataset_path(settings=settings, path=job.dataset.path, at=at)
+    check_callback_url(
+        settings=settings, url=None if job.callback_url is None else str(job.callback_url), at=at
+    )
 
 
 def check_limits(*, settings: Settings, job: JobRequest, at: tuple[str | int, ...]) -> None:
@@ -63,3 +67,17 @@ def check_dataset_path(*, settings: Settings, path: str | None, at: tuple[str | 
     except OutsideDataRootsError as outside:
         error = {"loc": [*at, "dataset", "path"], "msg": str(outside), "type": "dataset_path_outside_roots"}
         raise ApiError(422, "dataset_path_outside_roots", str(outside), errors=[error]) from outside
+
+
+def check_callback_url(*, settings: Settings, url: str | None, at: tuple[str | int, ...]) -> None:
+    """422 `callback_url_not_allowed` when `url` names a loopback, private, link-local, multicast or reserved
+    host this service is not set to allow (the sender checks the resolved addresses again)."""
+    why = None if url is None else refusal_for_url(url, settings)
+    if why is None:
+        return
+    detail = (
+        f"callback_url {url!r} may not receive webhooks: {why}; "
+        "allow it with CLR_WEBHOOK_ALLOWED_NETWORKS or CLR_WEBHOOK_ALLOWED_HOSTS"
+    )
+    error = {"loc": [*at, "callback_url"], "msg": detail, "type": "callback_url_not_allowed"}
+    raise ApiError(422, "callback_url_not_allowed", detail, errors=[error])

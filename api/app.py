@@ -12,16 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import install_error_handlers
+from api.events import StreamSlots
 from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
 from api.openapi import install_openapi
 from api.queries import reject_unknown_query_parameters
 from api.routes import artifacts, catalog, comparisons, events, health, jobs, metrics, plots, runs, ui
+from dispatch.broker import make_celery
+from dispatch.supervisor import Supervisor
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
-from worker.app import make_celery
-from worker.dispatch import Supervisor
 
 DESCRIPTION = (
     "Learning-rate range tests and cyclical-LR training jobs. "
@@ -75,6 +76,7 @@ def create_app(
     app.state.celery = celery
     hot = make_hot_path(session_factory, pool_size=settings.hot_pool_size)
     app.state.hot = hot
+    app.state.stream_slots = StreamSlots(settings.max_streams_per_owner)
     app.state.owners = OwnerCache(look_up=lambda key: hot.owner_of(key=key), ttl=settings.key_cache_seconds)
     install_error_handlers(app)
     install_openapi(app)

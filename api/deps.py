@@ -6,6 +6,7 @@ the path come from `api.hotpath` (remembered for a few seconds, and read without
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
 from api.errors import ApiError
+from api.events import StreamSlots
 from api.hotpath import HotPath, read_apart
 from store import comparisons
 from store.ids import is_id
@@ -83,6 +85,26 @@ async def get_owner(
 OwnerDep = Annotated[str, Depends(get_owner)]
 
 
+async def check_metrics_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """Nothing when no CLR_METRICS_TOKEN is set or the bearer token is it; else 401."""
+    expected = settings.metrics_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send the metrics token (CLR_METRICS_TOKEN) as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+MetricsScraperDep = Annotated[None, Depends(check_metrics_token)]
+
+
 async def get_hot_path(request: Request) -> HotPath:
     """What most requests do to the database, kept off worker threads where the database allows."""
     hot: HotPath = request.app.state.hot
@@ -101,6 +123,15 @@ async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:
 
 
 RunDep = Annotated[Run, Depends(get_owned_run)]
+
+
+async def get_stream_slots(request: Request) -> StreamSlots:
+    """This process's count of open event streams per owner."""
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots
+
+
+StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 
 
 async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: SessionFactoryDep) -> Comparison:

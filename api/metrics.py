@@ -1,9 +1,10 @@
 """Prometheus metrics: HTTP traffic counted in this process, run figures read from the database at scrape.
 
-Run counts, queue depth, job durations and stored points come from the database on every scrape (a custom
-collector), so they are the same whichever API process is scraped and survive restarts; HTTP metrics are
-per process. Every metric is an aggregate: no owner, key or run id appears in a label, which is why
-/metrics is served without authentication.
+Unfinished runs, queue depth, ended runs, job durations and written points come from the database on every
+scrape (a custom collector reading `store.stats`: the status index and counters kept as runs end and write,
+never a whole table), so they are the same whichever API process is scraped and survive restarts; HTTP
+metrics are per process. Every metric is an aggregate: no owner, key or run id appears in a label, so
+/metrics needs no API key (`CLR_METRICS_TOKEN` puts it behind a bearer token of its own).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store import stats
+from store.counters import DURATION_BUCKETS
 from store.models import RunKind, RunStatus
 
 
@@ -66,22 +68,30 @@ class RunCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.factory() as session:
             figures = stats.run_stats(session=session)
-        runs = GaugeMetricFamily("clr_runs", "Runs by kind and status", labels=["kind", "status"])
+        runs = GaugeMetricFamily("clr_runs", "Runs not ended, by kind and status", labels=["kind", "status"])
         for kind in RunKind:
-            for status in RunStatus:
-                runs.add_metric([kind, status], figures.by_kind_status.get((kind, status), 0))
+            for status in stats.UNFINISHED:
+                runs.add_metric([kind, status], figures.unfinished.get((kind, status), 0))
         yield runs
-        queued = sum(n for (_, status), n in figures.by_kind_status.items() if status == RunStatus.QUEUED)
+        queued = sum(n for (_, status), n in figures.unfinished.items() if status == RunStatus.QUEUED)
         yield GaugeMetricFamily("clr_queue_depth", "Runs waiting for a worker", value=queued)
+        ended = CounterMetricFamily(
+            "clr_runs_ended", "Runs that ended, by kind and status", labels=["kind", "status"]
+        )
+        for (run_kind, run_status), count in sorted(figures.ended.items()):
+            ended.add_metric([run_kind, run_status], count)
+        yield ended
         durations = HistogramMetricFamily(
             "clr_job_duration_seconds", "Seconds from start to end of ended runs", labels=["kind", "status"]
         )
-        bounds = [str(b) for b in stats.DURATION_BUCKETS]
+        bounds = [str(b) for b in DURATION_BUCKETS]
         for (run_kind, run_status), found in sorted(figures.durations.items()):
             buckets = [*zip(bounds, found.buckets, strict=True), ("+Inf", found.count)]
             durations.add_metric([run_kind, run_status], buckets, sum_value=found.total)
         yield durations
-        points = CounterMetricFamily("clr_points_stored", "Curve points stored, by series", labels=["series"])
+        points = CounterMetricFamily(
+            "clr_points_stored", "Curve points written, by series", labels=["series"]
+        )
         for series, total in sorted(figures.points.items()):
             points.add_metric([series], total)
         yield points

@@ -75,7 +75,7 @@ async def submit(
             "this owner; retry once some have started",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    # Committed: a relay process sends it to the broker (worker/relay.py).
+    # Committed: a relay process sends it to the broker (dispatch/relay.py).
     return run, True
 
 

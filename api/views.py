@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from store.models import Run, RunStatus
-from store.schemas import ProgressOut, RunOut
+from store.runs import as_utc
+from store.schemas import DeliveryOut, ProgressOut, RunOut
 
 
 def run_out(run: Run) -> RunOut:
@@ -22,10 +21,10 @@ def run_out(run: Run) -> RunOut:
         comparison_id=run.comparison_id,
         variant=run.variant,
         repeat=run.repeat,
-        created_at=_utc(run.created_at),
-        updated_at=_utc(run.updated_at),
-        started_at=run.started_at and _utc(run.started_at),
-        finished_at=run.finished_at and _utc(run.finished_at),
+        created_at=as_utc(run.created_at),
+        updated_at=as_utc(run.updated_at),
+        started_at=run.started_at and as_utc(run.started_at),
+        finished_at=run.finished_at and as_utc(run.finished_at),
         progress=ProgressOut(
             step=run.progress_step, total_steps=total, epoch=run.progress_epoch, fraction=fraction
         ),
@@ -35,9 +34,5 @@ def run_out(run: Run) -> RunOut:
         name=run.name,
         tags=run.tags,
         metadata=run.meta,
+        delivery=run.delivery and DeliveryOut.model_validate(run.delivery),
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

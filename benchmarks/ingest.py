@@ -68,7 +68,7 @@ def ingest_rate(url: str, points: int) -> float:
     run_id = new_run(factory)
     prepared = list(chunks(points))
     start = time.perf_counter()
-    with Recorder(factory, run_id) as recorder:
+    with Recorder(factory, run_id, attempt=1) as recorder:
         for chunk in prepared:
             recorder.add_points("batch", chunk)
     elapsed = time.perf_counter() - start
@@ -106,7 +106,7 @@ def loop_cost(url: str, steps: int, repeats: int) -> tuple[float, float]:
     for r in range(repeats):
         order: list[tuple[list[float], Callable[[], AbstractContextManager[Recorder | None]]]] = [
             (bare, lambda: nullcontext(None)),
-            (recorded, lambda: Recorder(factory, new_run(factory))),
+            (recorded, lambda: Recorder(factory, new_run(factory), attempt=1)),
         ]
         for times, make in order if r % 2 == 0 else order[::-1]:
             with make() as recorder:

@@ -100,7 +100,7 @@ def _clr_train(
         optimizer,
         schedule.resolved(batches_per_epoch=data.batches_per_epoch, total_steps=total, optimizer_lr=0.001),
     )
-    with Recorder(factory, run.id) as recorder:
+    with Recorder(factory, run.id, attempt=0) as recorder:  # moved to running without start_run
         clr.train(
             model, data, optimizer, scheduler, nn.CrossEntropyLoss(), train,
             checkpoint_path=store / f"{run.id}.pt", **training_callbacks(recorder),

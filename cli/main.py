@@ -83,8 +83,8 @@ def embedded_worker_threads(settings: Settings) -> int:
 
 
 def relay_command() -> list[str]:
-    """The relay's command line (worker/relay.py)."""
-    return [sys.executable, "-m", "worker.relay"]
+    """The relay's command line (dispatch/relay.py)."""
+    return [sys.executable, "-m", "dispatch.relay"]
 
 
 def worker_command(

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: runs, their series chunks and epoch rows, comparisons, API keys, queue counters."""
+"""SQLAlchemy tables: runs, their series chunks and epoch rows, comparisons, API keys, counters."""
 
 from __future__ import annotations
 
@@ -187,6 +187,16 @@ class OwnerQueue(Base):
 
     owner: Mapped[str] = mapped_column(String(100), primary_key=True)
     queued: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class StatCounter(Base):
+    """One shard of a counter the metrics read (`store/counters.py`): ended runs, durations, points."""
+
+    __tablename__ = "stat_counters"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[float]
 
 
 class SeriesChunk(Base):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
+from store import counters
 from store.filters import RunFilter, run_conditions
 from store.ids import new_id
 from store.models import TERMINAL_STATUSES, OwnerQueue, Run, RunKind, RunStatus, RunTag
@@ -148,20 +149,38 @@ def transition(
     run_id: str,
     to: RunStatus,
     only_from: Collection[RunStatus] | None = None,
+    of_attempt: int | None = None,
     **values: Any,
 ) -> bool:
-    """Move a run to `to` if it is in an allowed state; False (and nothing written) otherwise."""
+    """Move a run to `to` if it is in an allowed state (and, given `of_attempt`, still in that attempt);
+    False (and nothing written) otherwise."""
     sources = TRANSITIONS[to] if only_from is None else TRANSITIONS[to] & frozenset(only_from)
     now = utcnow()
     if to.is_terminal:
         values.setdefault("finished_at", now)
+    where = [Run.id == run_id, Run.status.in_([s.value for s in sources])]
+    if of_attempt is not None:
+        where.append(Run.attempt == of_attempt)
     statement = (
         update(Run)
-        .where(Run.id == run_id, Run.status.in_([s.value for s in sources]))
+        .where(*where)
         .values(status=to, updated_at=now, **values)
+        .returning(Run.kind, Run.started_at)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    moved = session.execute(statement).first()
+    if moved is None:
+        return False
+    if to.is_terminal:
+        started = moved.started_at
+        seconds = None if started is None else (values["finished_at"] - as_utc(started)).total_seconds()
+        counters.count_ending(session=session, run_id=run_id, kind=moved.kind, status=to, seconds=seconds)
+    return True
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored one is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def start_run(*, session: Session, run_id: str, worker: str) -> bool:
@@ -179,20 +198,25 @@ def start_run(*, session: Session, run_id: str, worker: str) -> bool:
 
 
 def record_progress(
-    *, session: Session, run_id: str, step: int, total: int | None, epoch: int | None
+    *, session: Session, run_id: str, attempt: int, step: int, total: int | None, epoch: int | None
 ) -> RunStatus | None:
-    """Heartbeat with progress; returns the run's status, so the worker learns of a cancel request."""
+    """The heartbeat of the worker running `attempt`, with its progress, as the first write of a transaction.
+
+    Returns the run's status (a cancel request shows here), and holds the run's row until commit, so the
+    rest of the transaction is written by the run's current attempt. None, with nothing written, when
+    `attempt` is not the run's active one any more (reaped, retried): that worker is fenced off.
+    """
     now = utcnow()
     statement = (
         update(Run)
-        .where(Run.id == run_id, Run.status.in_([s.value for s in ACTIVE]))
+        .where(Run.id == run_id, Run.attempt == attempt, Run.status.in_([s.value for s in ACTIVE]))
         .values(
             progress_step=step, progress_total=total, progress_epoch=epoch, heartbeat_at=now, updated_at=now
         )
+        .returning(Run.status)
         .execution_options(synchronize_session=False)
     )
-    session.execute(statement)
-    status = session.scalar(select(Run.status).where(Run.id == run_id))
+    status = session.execute(statement).scalar_one_or_none()
     return RunStatus(status) if status is not None else None
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -27,6 +27,17 @@ class ProgressOut(BaseModel):
     fraction: float | None
 
 
+class DeliveryOut(BaseModel):
+    """How the webhook to the run's callback_url went."""
+
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+
+
 class RunOut(LabelsOut):
     id: str
     kind: str
@@ -45,6 +56,9 @@ class RunOut(LabelsOut):
     request: dict[str, Any]
     result: dict[str, Any] | None
     error: dict[str, Any] | None
+    delivery: DeliveryOut | None = Field(
+        None, description="the webhook's outcome, for a run with a callback_url"
+    )
 
 
 class RunPage(BaseModel):

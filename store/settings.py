@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated
 
@@ -31,13 +32,14 @@ class Settings(BaseSettings):
     max_queued_per_owner: int = 1000
     max_page_size: int = 200
     max_comparison_epochs: int = 2000  # children x epochs of one comparison
+    max_streams_per_owner: int = Field(default=8, ge=1)  # open event streams per owner and API process
 
     # Each API process remembers a key's owner this long: a revoked key is refused within these seconds.
     key_cache_seconds: float = Field(default=5.0, ge=0)
     # Connections of each API process's asyncpg pool for what most requests do (PostgreSQL only).
     hot_pool_size: int = Field(default=4, ge=1)
 
-    # The relay (`python -m worker.relay`, started by `api` and `serve`) sends committed runs to the broker.
+    # The relay (`python -m dispatch.relay`, started by `api` and `serve`) sends committed runs to the broker.
     relay_interval: float = Field(default=0.05, gt=0)  # seconds between passes that found a partial batch
     relay_batch_size: int = Field(default=200, ge=1)
 
@@ -57,7 +59,19 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_max_attempts: int = 8
     webhook_backoff: float = 5.0  # seconds before the 2nd attempt; doubles each time, at most an hour
-    webhook_timeout: float = 5.0
+    webhook_timeout: float = 5.0  # per connect, read or write
+    webhook_deadline: float = Field(default=10.0, gt=0)  # for a whole delivery, however the receiver trickles
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)  # read of a receiver's answer, then cut
+    webhook_concurrency: int = Field(default=16, ge=1)  # deliveries in flight per API process
+    webhook_concurrency_per_owner: int = Field(default=4, ge=1)  # of which one owner's
+    # Receivers in loopback, private, link-local, multicast or reserved ranges are refused unless allowed.
+    webhook_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # When set, GET /metrics needs `Authorization: Bearer <this token>` (no API key opens it).
+    metrics_token: SecretStr | None = None
 
     # Only for `make run`: a key printed on first start so the embedded default is secure and one command.
     bootstrap_key: SecretStr | None = None
@@ -68,6 +82,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.replace(",", ":").split(":") if part]
         return value
+
+    @field_validator("webhook_allowed_networks", "webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.lower().rstrip(".") for host in value]
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,18 +1,21 @@
-"""Aggregates over all runs for /metrics: counts by kind and status, job durations, stored points."""
+"""Figures for /metrics: runs not yet ended by kind and status, and the counters kept as runs end and write.
+
+A scrape reads the unfinished runs through the status index and a few hundred counter rows; never every run,
+chunk or epoch row.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
-from store.models import EpochMetric, Run, RunStatus, SeriesChunk
-from store.series import SERIES_COLUMNS
+from store import counters
+from store.counters import DURATION_BUCKETS
+from store.models import TERMINAL_STATUSES, Run, RunStatus
 
-DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
+UNFINISHED = tuple(status for status in RunStatus if status not in TERMINAL_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -26,45 +29,44 @@ class Durations:
 
 @dataclass(frozen=True)
 class RunStats:
-    by_kind_status: dict[tuple[str, str], int]
-    durations: dict[tuple[str, str], Durations]  # by (kind, status), for ended runs
-    points: dict[str, int]  # stored per-batch points by series, and "epoch" rows
-
-
-def _seconds(session: Session) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", Run.finished_at - Run.started_at)  # type: ignore[return-value]
-    return (func.julianday(Run.finished_at) - func.julianday(Run.started_at)) * 86400.0
+    unfinished: dict[tuple[str, str], int]  # runs by (kind, status), for the statuses not terminal
+    ended: dict[tuple[str, str], int]  # runs that ended, by (kind, status), since the counters began
+    durations: dict[tuple[str, str], Durations]  # by (kind, status), for ended runs that had started
+    points: dict[str, int]  # per-batch points written by series, and "epoch" rows
 
 
 def run_stats(*, session: Session) -> RunStats:
-    """Three aggregate queries; nothing per owner or per run leaves this function."""
-    counts = session.execute(select(Run.kind, Run.status, func.count()).group_by(Run.kind, Run.status)).all()
-    seconds = _seconds(session)
-    ended = [s.value for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)]
-    bucket_sums = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
-    rows = session.execute(
-        select(Run.kind, Run.status, func.count(), func.sum(seconds), *bucket_sums)
-        .where(Run.status.in_(ended), Run.started_at.is_not(None), Run.finished_at.is_not(None))
+    """Two bounded queries; nothing per owner or per run leaves this function."""
+    unfinished = session.execute(
+        select(Run.kind, Run.status, func.count())
+        .where(Run.status.in_([status.value for status in UNFINISHED]))
         .group_by(Run.kind, Run.status)
     ).all()
+    totals = counters.totals(session=session)
+    ended: dict[tuple[str, str], int] = {}
+    points: dict[str, int] = {}
+    for key, value in totals.items():
+        kind_of, _, rest = key.partition(":")
+        if kind_of == "ended":
+            kind, status = rest.split(":")
+            ended[(kind, status)] = int(value)
+        elif kind_of == "points":
+            points[rest] = int(value)
     durations = {
         (kind, status): Durations(
-            buckets=tuple(int(b or 0) for b in buckets), count=int(count), total=float(total or 0.0)
+            buckets=tuple(
+                int(totals.get(counters.duration_key(kind, status, str(bound)), 0))
+                for bound in DURATION_BUCKETS
+            ),
+            count=int(totals.get(counters.duration_key(kind, status, "count"), 0)),
+            total=totals.get(counters.duration_key(kind, status, "sum"), 0.0),
         )
-        for kind, status, count, total, *buckets in rows
+        for kind, status in ended
+        if counters.duration_key(kind, status, "count") in totals
     }
-    points = {
-        series: int(total or 0)
-        for series, total in session.execute(
-            select(SeriesChunk.series, func.sum(SeriesChunk.count))
-            .where(SeriesChunk.series.in_(SERIES_COLUMNS))  # overviews repeat stored points
-            .group_by(SeriesChunk.series)
-        ).all()
-    }
-    points["epoch"] = int(session.scalar(select(func.count()).select_from(EpochMetric)) or 0)
     return RunStats(
-        by_kind_status={(kind, status): int(n) for kind, status, n in counts},
+        unfinished={(kind, status): int(n) for kind, status, n in unfinished},
+        ended=ended,
         durations=durations,
         points=points,
     )

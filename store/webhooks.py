@@ -6,32 +6,40 @@ next_attempt_at}`; a run that ended with a callback_url and no `delivery` yet is
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import TERMINAL_STATUSES, Run
 
 
-def due_deliveries(*, session: Session, now: datetime, limit: int) -> list[Run]:
-    """Ended runs with a callback_url not yet attempted, or pending and due again; oldest first."""
-    pending = or_(Run.delivery.is_(None), Run.delivery["state"].as_string() == "pending")
-    query = (
-        select(Run)
-        .where(Run.callback_url.is_not(None), Run.status.in_([s.value for s in TERMINAL_STATUSES]), pending)
-        .order_by(Run.finished_at)
-        .limit(limit * 4)
+def due_deliveries(
+    *, session: Session, now: datetime, limit: int, per_owner: int, busy: Collection[str] = ()
+) -> list[Run]:
+    """Ended runs with a callback_url not yet attempted, or pending and due again: oldest first, at most
+    `per_owner` of any one owner (so one owner's backlog never hides another's), none of the `busy` ids."""
+    next_attempt = Run.delivery["next_attempt_at"].as_string()
+    due = or_(
+        Run.delivery.is_(None),
+        (Run.delivery["state"].as_string() == "pending")
+        & (next_attempt.is_(None) | (next_attempt <= now.isoformat(timespec="microseconds"))),
     )
-    found = [run for run in session.scalars(query) if _is_due(run.delivery, now)]
-    return found[:limit]
-
-
-def _is_due(delivery: dict[str, Any] | None, now: datetime) -> bool:
-    if delivery is None or delivery.get("next_attempt_at") is None:
-        return True
-    return datetime.fromisoformat(delivery["next_attempt_at"]) <= now
+    conditions = [Run.callback_url.is_not(None), Run.status.in_([s.value for s in TERMINAL_STATUSES]), due]
+    if busy:
+        conditions.append(Run.id.not_in(list(busy)))
+    rank = func.row_number().over(partition_by=Run.owner, order_by=(Run.finished_at, Run.id)).label("rank")
+    ranked = select(Run.id, Run.finished_at, rank).where(*conditions).subquery()
+    chosen = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= per_owner)
+        .order_by(ranked.c.finished_at, ranked.c.id)
+        .limit(limit)
+    )
+    found = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(chosen.scalar_subquery())))}
+    return sorted(found.values(), key=lambda run: (run.finished_at, run.id))
 
 
 def record_delivery(*, session: Session, run_id: str, delivery: dict[str, Any]) -> None:

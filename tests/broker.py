@@ -9,7 +9,7 @@ import redis
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.relay import relay_once
+from dispatch.relay import relay_once
 
 
 def queued_run_ids(broker: redis.Redis, queue: str) -> list[str]:

@@ -63,5 +63,5 @@ def test_migrations_run_before_the_api_and_workers_start() -> None:
 
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("clr", "api", "worker", "store", "cli", "migrations"):
+    for package in ("clr", "api", "worker", "dispatch", "store", "cli", "migrations"):
         assert f"COPY {package} {package}" in dockerfile

@@ -16,7 +16,7 @@ from store.models import RunKind, RunStatus
 from store.settings import Settings
 from worker.errors import diverged, problem_for
 from worker.jobs import JobContext, run_lr_find, run_train
-from worker.recorder import Recorder
+from worker.recorder import Recorder, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,24 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
             return None
         run = runs.get_run(session=session, run_id=run_id)
         assert run is not None
-        kind, request = run.kind, run.request
+        kind, request, attempt = run.kind, run.request, run.attempt
     context = JobContext.for_run(settings, run_id)
+    poll_interval = min(1.0, settings.heartbeat_interval)
     try:
         job = job_from_request(kind, request)  # the API's own checks, again: a second line, never the first
-        _discard_unconfirmed_points(factory, run_id, kind, context)
-        with Recorder(factory, run_id, poll_interval=min(1.0, settings.heartbeat_interval)) as recorder:
+        _discard_unconfirmed_points(factory, run_id, attempt, kind, context)
+        with Recorder(factory, run_id, attempt=attempt, poll_interval=poll_interval) as recorder:
             if isinstance(job, LRFindCreate):
                 outcome = _finish_lr_find(run_lr_find(job, context, recorder))
             else:
                 outcome = _finish_train(run_train(job, context, recorder))
+    except Superseded:
+        log.warning(
+            "run %s: attempt %d was superseded (reaped while silent); it stops, writing nothing",
+            run_id,
+            attempt,
+        )
+        return None
     except Exception as error:
         log.exception("run %s failed", run_id)
         outcome = (RunStatus.FAILED, {"error": problem_for(error)})
@@ -47,7 +55,7 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
             torch.cuda.empty_cache()  # what a failed (say out-of-memory) job held must not starve the next
     status, values = outcome
     with transaction(factory) as session:
-        if not runs.transition(session=session, run_id=run_id, to=status, **values):
+        if not runs.transition(session=session, run_id=run_id, to=status, of_attempt=attempt, **values):
             log.warning("run %s could not move to %s (it was reaped or cancelled meanwhile)", run_id, status)
     return status
 
@@ -69,7 +77,7 @@ def _finish_train(result: clr.TrainResult) -> tuple[RunStatus, dict[str, Any]]:
 
 
 def _discard_unconfirmed_points(
-    factory: sessionmaker[Session], run_id: str, kind: str, context: JobContext
+    factory: sessionmaker[Session], run_id: str, attempt: int, kind: str, context: JobContext
 ) -> None:
     """A retried run restarts at its last checkpoint (or zero): drop what earlier attempts wrote after it."""
     step, epoch = -1, -1
@@ -77,6 +85,13 @@ def _discard_unconfirmed_points(
         state = clr.load_checkpoint(context.checkpoint_path)
         step, epoch = state.step - 1, state.epoch - 1  # the checkpoint counts steps and epochs done
     with transaction(factory) as session:
+        if (
+            runs.record_progress(
+                session=session, run_id=run_id, attempt=attempt, step=0, total=None, epoch=None
+            )
+            is None
+        ):
+            raise Superseded(f"attempt {attempt} of run {run_id} is not the run's active one")
         name = "range" if kind == RunKind.LR_FIND else "batch"
         series.truncate_after(session=session, run_id=run_id, series=name, step=step)
         series.truncate_epochs_after(session=session, run_id=run_id, epoch=epoch)

@@ -1,10 +1,15 @@
-"""Persists a job's series off the training thread: a bounded queue, batched writes, heartbeats."""
+"""Persists a job's series off the training thread: a bounded queue, batched writes, heartbeats.
+
+Every write is fenced: its transaction starts with the heartbeat of the recorder's attempt, which writes
+nothing (and the recorder stops the job) once that attempt is no longer the run's active one.
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -13,11 +18,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import runs, series
+from store import counters, runs, series
 from store.db import transaction
 from store.models import RunStatus
 
 MAX_STORED_CHUNK = 8192  # points per stored row: big enough for fast reads, small enough for step filters
+
+
+class Superseded(Exception):
+    """The run was reaped and retried (or ended) while this attempt ran: it may write nothing more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +53,13 @@ class Recorder:
         factory: sessionmaker[Session],
         run_id: str,
         *,
+        attempt: int,
         poll_interval: float = 1.0,
         max_pending: int = 1024,
     ) -> None:
         self._factory = factory
         self._run_id = run_id
+        self._attempt = attempt
         self._poll_interval = poll_interval
         self._queue: queue.Queue[_Points | _Epoch | _Flush | None] = queue.Queue(maxsize=max_pending)
         self._cancel = threading.Event()
@@ -86,7 +97,12 @@ class Recorder:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._queue.put(None)
+        while self._thread.is_alive():  # a writer that failed reads the queue no more: never block on it
+            try:
+                self._queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
         self._thread.join()
         if kind is None:
             self._raise_if_failed()
@@ -101,6 +117,8 @@ class Recorder:
                 continue
 
     def _raise_if_failed(self) -> None:
+        if isinstance(self._error, Superseded):
+            raise self._error
         if self._error is not None:
             raise RuntimeError("could not persist the run's series") from self._error
 
@@ -113,10 +131,9 @@ class Recorder:
                 batch = [item for item in items if item is not None]
                 now = time.monotonic()
                 poll = now - last_poll >= self._poll_interval or finished
-                if batch or poll:
-                    self._write(batch, poll)
-                    if poll:
-                        last_poll = now
+                if batch or poll:  # every write is a heartbeat
+                    self._write(batch)
+                    last_poll = now
                 for item in batch:
                     if isinstance(item, _Flush):
                         item.done.set()
@@ -138,22 +155,35 @@ class Recorder:
                 break
         return items
 
-    def _write(self, batch: list[_Points | _Epoch | _Flush], poll: bool) -> None:
+    def _write(self, batch: list[_Points | _Epoch | _Flush]) -> None:
         with transaction(self._factory) as session:
+            step, total, epoch = self._progress
+            status = runs.record_progress(
+                session=session,
+                run_id=self._run_id,
+                attempt=self._attempt,
+                step=step,
+                total=total,
+                epoch=epoch,
+            )
+            if status is None:
+                raise Superseded(f"attempt {self._attempt} of run {self._run_id} is not the run's active one")
+            if status != RunStatus.RUNNING:
+                self._cancel.set()
+            written: Counter[str] = Counter()
             for item in _coalesce(batch):
                 if isinstance(item, _Points):
-                    self.points_written += series.append_chunk(
+                    written[item.series] += series.append_chunk(
                         session=session, run_id=self._run_id, series=item.series, columns=item.columns
                     )
                 elif isinstance(item, _Epoch):
-                    series.record_epoch(session=session, run_id=self._run_id, values=item.values)
-            if poll:
-                step, total, epoch = self._progress
-                status = runs.record_progress(
-                    session=session, run_id=self._run_id, step=step, total=total, epoch=epoch
-                )
-                if status != RunStatus.RUNNING:
-                    self._cancel.set()
+                    written["epoch"] += series.record_epoch(
+                        session=session, run_id=self._run_id, values=item.values
+                    )
+            # One increment per transaction: many of one counter row would each rewrite it.
+            amounts = {counters.points_key(name): count for name, count in written.items() if count}
+            counters.add(session=session, run_id=self._run_id, amounts=amounts)
+            self.points_written += sum(count for name, count in written.items() if name != "epoch")
 
 
 def _coalesce(batch: list[_Points | _Epoch | _Flush]) -> list[_Points | _Epoch]:

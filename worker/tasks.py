@@ -10,9 +10,9 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.broker import RUN_TASK, make_celery
 from store.db import make_engine, make_sessionmaker
 from store.settings import get_settings
-from worker.app import RUN_TASK, make_celery
 from worker.execute import execute
 
 celery_app = make_celery()

@@ -6,18 +6,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
-from api.deps import RunDep, SessionDep, SessionFactoryDep
+from api.deps import OwnerDep, RunDep, SessionDep, SessionFactoryDep, StreamSlotsDep
+from api.errors import ApiError
 from api.events import Cursor, run_events
 from store.schemas import Problem
 
-router = APIRouter(tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}})
+RETRY_AFTER_SECONDS = 30
+router = APIRouter(
+    tags=["runs"],
+    responses={
+        401: {"model": Problem},
+        404: {"model": Problem},
+        422: {"model": Problem, "description": "A Last-Event-ID that is no event id of this stream"},
+        429: {"model": Problem, "description": "Too many streams open for this owner; see Retry-After"},
+    },
+)
 
 EVENTS_DOC = (
     "`text/event-stream` of `status` (data: the run, as `GET /runs/{id}`), `points` "
     "(data: `{series, step: [...], lr: [...], loss: [...], ...}` for steps not sent yet) and `epoch` "
     "(data: one epoch row) events. Each event's id is a cursor: reconnect with `Last-Event-ID` to get only "
-    "later events. The stream ends after the terminal status."
+    "later events. A new stream starts with the points so far, downsampled (`downsampled: true`) when the "
+    "run has many; a resumed one catches up page by page. The stream ends after the terminal status. "
+    "Streams per owner are capped (429 `too_many_streams`)."
 )
 
 
@@ -30,13 +43,29 @@ EVENTS_DOC = (
 )
 def events(
     run: RunDep,
+    owner: OwnerDep,
     session: SessionDep,
     factory: SessionFactoryDep,
+    slots: StreamSlotsDep,
     last_event_id: Annotated[str | None, Header(max_length=200)] = None,
 ) -> EventSourceResponse:
     """Status changes, new points and new epochs of the run until it finishes."""
+    try:
+        cursor = Cursor.parse(last_event_id)
+    except ValueError as error:
+        item = {"loc": ["header", "last-event-id"], "msg": str(error), "type": "value_error"}
+        raise ApiError(422, "validation_error", f"Last-Event-ID: {error}", errors=[item]) from None
+    release = slots.take(owner)
+    if release is None:
+        raise ApiError(
+            429,
+            "too_many_streams",
+            f"{slots.limit} event streams are open for this owner; close one or retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     run_id = run.id
     # Hand the request's connection back now: the stream polls in sessions of its own.
     session.close()
-    stream = run_events(factory=factory, run_id=run_id, cursor=Cursor.parse(last_event_id))
-    return EventSourceResponse(stream, ping=15)
+    stream = run_events(factory=factory, run_id=run_id, cursor=cursor, release=release)
+    # The stream frees its slot when it ends; the background task also when it never started.
+    return EventSourceResponse(stream, ping=15, background=BackgroundTask(release))

@@ -8,9 +8,15 @@ const $ = (id) => document.getElementById(id);
 
 function takeKeyFromFragment() {
   // A link like /ui#key=... hands the page a key without typing; it is removed from the address at once.
+  // A stored key is replaced only when the user agrees: a link from someone else must not swap it silently.
   const match = location.hash.match(/(?:^#|&)key=([^&]+)/);
   if (match) {
-    localStorage.setItem(KEY_ITEM, decodeURIComponent(match[1]));
+    const offered = decodeURIComponent(match[1]);
+    const stored = localStorage.getItem(KEY_ITEM);
+    if (!stored || stored === offered ||
+        confirm("This link carries another API key. Replace the key stored in this browser with it?")) {
+      localStorage.setItem(KEY_ITEM, offered);
+    }
     history.replaceState(null, "", location.pathname + location.search);
   }
 }

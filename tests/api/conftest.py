@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import json
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +22,14 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from dispatch.broker import make_celery
+from dispatch.relay import run_relay
 from store import keys, runs
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
 from tests.broker import queued_run_ids, send_leftovers
-from worker.app import make_celery
-from worker.relay import run_relay
+from tests.receivers import QuietHandler, serving
 
 QUEUE = f"api-test-{uuid.uuid4().hex[:8]}"
 DOWN_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -48,6 +53,9 @@ COMPARISON_BODY: dict[str, Any] = {
 }
 
 MakeClient = Callable[..., Any]
+SECRET = "test-webhook-secret"
+# The test receivers listen on loopback, which only this allowance lets webhooks reach.
+LOCAL_RECEIVERS = {"webhook_allowed_networks": ["127.0.0.0/8"]}
 
 
 @pytest.fixture
@@ -104,7 +112,7 @@ def relay(
     make_settings: Callable[..., Settings],
     broker: redis.Redis,
 ) -> Iterator[None]:
-    """A relay loop (worker/relay.py) in a thread for this test, sending to the test queue.
+    """A relay loop (dispatch/relay.py) in a thread for this test, sending to the test queue.
 
     Runs earlier tests left unsent go first and are dropped, so the queue holds this test's runs only.
     """
@@ -236,3 +244,36 @@ def lr_find_body() -> dict[str, Any]:
 @pytest.fixture
 def train_body() -> dict[str, Any]:
     return copy.deepcopy(TRAIN_BODY)
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server that answers with the queued statuses (then 200) and keeps verified bodies."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            timestamp = self.headers["X-CLR-Timestamp"]
+            expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(self.headers.get("X-CLR-Signature", ""), f"sha256={expected}"):
+                state.bad_signatures += 1
+            status = state.statuses.pop(0) if state.statuses else 200
+            if status == 200:
+                state.received.append(json.loads(body))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with serving(Handler) as url:
+        state.url = f"{url}/hook"
+        yield state

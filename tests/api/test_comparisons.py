@@ -10,11 +10,11 @@ import pytest
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.supervisor import supervise_once
 from store import runs, series
 from store.db import transaction
 from store.models import RunStatus
 from store.settings import Settings
-from worker.dispatch import supervise_once
 
 pytestmark = pytest.mark.anyio
 

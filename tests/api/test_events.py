@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.events import BACKLOG_POINTS
 from client.sse import Event, parse_events
 from store import series
 from store.db import transaction
@@ -116,3 +117,67 @@ async def test_a_training_runs_stream_sends_batch_points_and_each_epoch_row_once
     assert events[0].data["loss"] == [None] * 6
     assert events[2].data["val_accuracy"] == 0.4
     assert [event.id for event in resumed] == [":5:1", "failed:5:1"]
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        "succeeded:9223372036854775808:-1",
+        ":1:99999999999999999999999",
+        ":-2:-1",
+        "running:x:1",
+        "bogus:1:1",
+        "1:2:3:4",
+        "garbage",
+        "",
+    ],
+)
+async def test_a_last_event_id_past_2_63_or_malformed_is_422(
+    client: httpx.AsyncClient, auth: dict[str, str], make_run: Callable[..., Run], last_event_id: str
+) -> None:
+    run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED)
+
+    answer = await client.get(f"/runs/{run.id}/events", headers={**auth, "Last-Event-ID": last_event_id})
+
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "validation_error"
+    assert answer.json()["errors"][0]["loc"] == ["header", "last-event-id"]
+
+
+@pytest.fixture
+def long_run(make_run: Callable[..., Run], session_factory: sessionmaker[Session]) -> Callable[[int], str]:
+    """A succeeded range test with `points` points in chunks of 8192, as the recorder stores them."""
+
+    def make(points: int) -> str:
+        run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED)
+        for start in range(0, points, 8192):
+            write_range(session_factory, run.id, range(start, min(start + 8192, points)))
+        return run.id
+
+    return make
+
+
+async def test_a_new_stream_of_a_long_run_starts_with_a_downsampled_backlog(
+    client: httpx.AsyncClient, auth: dict[str, str], long_run: Callable[[int], str]
+) -> None:
+    events = await read_stream(client, long_run(30_000), auth)
+
+    points = [event for event in events if event.event == "points"]
+    steps = [step for event in points for step in event.data["step"]]
+    assert all(event.data["downsampled"] for event in points)
+    assert len(steps) <= BACKLOG_POINTS
+    assert (steps[0], steps[-1]) == (0, 29_999)
+    assert steps == sorted(set(steps))
+    assert (events[-1].event, events[-1].id) == ("status", "succeeded:29999:-1")
+
+
+async def test_a_resumed_stream_far_behind_catches_up_page_by_page_with_every_point(
+    client: httpx.AsyncClient, auth: dict[str, str], long_run: Callable[[int], str]
+) -> None:
+    events = await read_stream(client, long_run(25_000), {**auth, "Last-Event-ID": ":0:-1"})
+
+    steps = [step for event in events if event.event == "points" for step in event.data["step"]]
+    assert steps == list(range(1, 25_000))
+    assert [event.event for event in events].count("status") == 1
+    assert (events[-1].event, events[-1].id) == ("status", "succeeded:24999:-1")

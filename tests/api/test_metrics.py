@@ -1,18 +1,19 @@
-"""GET /metrics: Prometheus text without authentication, HTTP by route template, run figures from the DB."""
+"""GET /metrics: Prometheus text (optionally behind a token), HTTP by route template, run figures."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import httpx
-import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import series
+from store import runs
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
+from tests.api.conftest import MakeClient
+from worker.recorder import Recorder
 
 pytestmark = pytest.mark.anyio
 
@@ -50,10 +51,11 @@ async def test_run_figures_come_from_the_database_at_scrape(
 ) -> None:
     before = await _scrape(client)
     make_run(RunKind.TRAIN, RunStatus.QUEUED)
-    finished = make_run(RunKind.TRAIN, RunStatus.SUCCEEDED, result={})
+    training = make_run(RunKind.TRAIN, RunStatus.RUNNING)
+    with Recorder(session_factory, training.id, attempt=1) as recorder:  # as the worker writes points
+        recorder.add_points("batch", {"step": range(7), "epoch": [0] * 7, "lr": [1.0] * 7, "loss": [1.0] * 7})
     with transaction(session_factory) as session:
-        columns = {"step": np.arange(7), "epoch": np.zeros(7), "lr": np.ones(7), "loss": np.ones(7)}
-        series.append_chunk(session=session, run_id=finished.id, series="batch", columns=columns)
+        assert runs.transition(session=session, run_id=training.id, to=RunStatus.SUCCEEDED, result={})
 
     after = await _scrape(client)
 
@@ -62,8 +64,25 @@ async def test_run_figures_come_from_the_database_at_scrape(
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     assert delta("clr_runs", kind="train", status="queued") == 1
-    assert delta("clr_runs", kind="train", status="succeeded") == 1
+    assert delta("clr_runs_ended_total", kind="train", status="succeeded") == 1
     assert delta("clr_queue_depth") == 1
     assert delta("clr_job_duration_seconds_count", kind="train", status="succeeded") == 1
     assert delta("clr_job_duration_seconds_bucket", kind="train", status="succeeded", le="+Inf") == 1
     assert delta("clr_points_stored_total", series="batch") == 7
+
+
+async def test_a_metrics_token_setting_puts_metrics_behind_that_bearer_token(
+    make_client: MakeClient, auth: dict[str, str]
+) -> None:
+    client = await make_client(metrics_token="scrape-secret")
+
+    missing = await client.get("/metrics")
+    api_key = await client.get("/metrics", headers=auth)
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secreT"})
+    right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+
+    assert [missing.status_code, api_key.status_code, wrong.status_code] == [401, 401, 401]
+    assert missing.json()["code"] == "unauthorized"
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert right.status_code == 200
+    assert "clr_queue_depth" in right.text

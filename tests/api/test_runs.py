@@ -25,7 +25,7 @@ async def test_a_run_reads_back_with_its_progress_as_a_fraction(
 ) -> None:
     run = make_run(RunKind.TRAIN, RunStatus.RUNNING)
     with transaction(session_factory) as session:
-        runs.record_progress(session=session, run_id=run.id, step=5, total=20, epoch=1)
+        runs.record_progress(session=session, run_id=run.id, attempt=1, step=5, total=20, epoch=1)
 
     answer = await client.get(f"/runs/{run.id}", headers=auth)
 

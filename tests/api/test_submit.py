@@ -13,12 +13,12 @@ import pytest
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.relay import relay_once
+from dispatch.supervisor import supervise_once
 from store import runs
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
-from worker.dispatch import supervise_once
-from worker.relay import relay_once
 
 pytestmark = pytest.mark.anyio
 

@@ -66,15 +66,37 @@ def _epochs_done(client: httpx.Client, run_id: str) -> int | None:
     return len(epochs) if len(epochs) >= 2 else None
 
 
+EPOCHS = 8
+CHECKPOINTED_TRAINING = {
+    **DIGITS_CNN,
+    "optimizer": {"name": "sgd_momentum"},
+    "epochs": EPOCHS,
+    "batch_size": 32,
+    "schedule": {"policy": "triangular", "base_lr": 0.005, "max_lr": 0.05, "step_size_iter": 30},
+}
+
+
+def _training_past_two_epochs(client: httpx.Client) -> str:
+    run_id = _submit(client, "/train", CHECKPOINTED_TRAINING)
+    wait_until(lambda: _epochs_done(client, run_id), timeout=120, what="two epochs done")
+    return run_id
+
+
+def _assert_each_epoch_and_step_once(run: dict[str, Any], curves: dict[str, Any]) -> None:
+    assert run["status"] == "succeeded", run
+    assert run["attempt"] == 2
+    assert curves["epochs"]["epoch"] == list(range(EPOCHS))
+    steps = curves["batch"]["step"]
+    assert curves["next_cursor"] is None
+    assert steps == list(range(len(steps)))  # strictly increasing, no duplicate, no gap
+    assert len(steps) == run["result"]["steps"] == curves["epochs"]["step"][-1]  # steps done
+
+
 def test_training_survives_a_sigkilled_worker_and_each_epoch_is_recorded_once(
     postgres_service: Service,
 ) -> None:
-    epochs = 8
-    schedule = {"policy": "triangular", "base_lr": 0.005, "max_lr": 0.05, "step_size_iter": 30}
-    body = {**DIGITS_CNN, "optimizer": {"name": "sgd_momentum"}, "epochs": epochs, "batch_size": 32}
     with postgres_service.client() as client:
-        run_id = _submit(client, "/train", {**body, "schedule": schedule})
-        wait_until(lambda: _epochs_done(client, run_id), timeout=120, what="two epochs done")
+        run_id = _training_past_two_epochs(client)
         worker = postgres_service.processes[-1]
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
@@ -83,13 +105,42 @@ def test_training_survives_a_sigkilled_worker_and_each_epoch_is_recorded_once(
         run = wait_for_status(client, run_id, {"succeeded", "failed"}, timeout=180)
         curves = client.get(f"/runs/{run_id}/curves").json()
 
-    assert run["status"] == "succeeded", run["error"]
-    assert run["attempt"] == 2
-    assert curves["epochs"]["epoch"] == list(range(epochs))
-    steps = curves["batch"]["step"]
-    assert curves["next_cursor"] is None
-    assert steps == list(range(len(steps)))  # strictly increasing, no duplicate, no gap
-    assert len(steps) == run["result"]["steps"] == curves["epochs"]["step"][-1]  # steps done
+    _assert_each_epoch_and_step_once(run, curves)
+
+
+def _status_and_attempt(client: httpx.Client, run_id: str) -> tuple[str, int]:
+    run = client.get(f"/runs/{run_id}").json()
+    return run["status"], run["attempt"]
+
+
+def test_a_worker_stopped_until_reaped_then_continued_writes_nothing_into_the_retried_run(
+    postgres_service: Service,
+) -> None:
+    stale_log = postgres_service.home / "w0.log"
+    with postgres_service.client() as client:
+        run_id = _training_past_two_epochs(client)
+        stale = postgres_service.processes[-1]
+        os.killpg(stale.pid, signal.SIGSTOP)  # silent, not dead: its heartbeats stop past the timeout
+        try:
+            wait_until(
+                lambda: _status_and_attempt(client, run_id) == ("queued", 1), timeout=60, what="the reaper"
+            )
+            postgres_service.start_worker("w1")
+            wait_until(
+                lambda: _status_and_attempt(client, run_id) == ("running", 2), timeout=60, what="the retry"
+            )
+        finally:
+            os.killpg(stale.pid, signal.SIGCONT)
+        wait_until(
+            lambda: "was superseded" in stale_log.read_text(),
+            timeout=60,
+            what="the stale worker to be fenced",
+        )
+        run = wait_for_status(client, run_id, {"succeeded", "failed", "cancelled"}, timeout=180)
+        curves = client.get(f"/runs/{run_id}/curves").json()
+
+    # The continued worker added no point, no epoch, and did not change the run's status.
+    _assert_each_epoch_and_step_once(run, curves)
 
 
 def test_runs_accepted_while_redis_is_down_run_exactly_once_when_it_is_back(

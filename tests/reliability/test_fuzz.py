@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from dispatch.broker import make_celery
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.settings import Settings
-from worker.app import make_celery
 
 QUEUE = f"fuzz-{uuid.uuid4().hex[:8]}"
 LR_FIND: dict[str, Any] = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "batch_size": 16}
@@ -110,7 +110,7 @@ class SyncClient:
         pending = asyncio.all_tasks(self.loop)  # sse-starlette's shutdown watchers outlive their streams
         for task in pending:
             task.cancel()
-        if pending:  # gather() of nothing would make its future on another loop
+        if pending:  # gather() of nothing looks for a current loop, and there is none
             self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 

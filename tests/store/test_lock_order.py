@@ -20,11 +20,11 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.comparisons import cancel
+from dispatch.supervisor import reap_silent
 from store import comparisons, keys, runs
 from store.comparison_specs import COMPARISON, plan_children
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Comparison, OwnerQueue, Run, RunStatus
-from worker.dispatch import reap_silent
 
 WAITING = sa.text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"

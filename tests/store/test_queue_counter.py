@@ -18,7 +18,7 @@ from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import alembic_config, upgrade
 from store.models import ApiKey, Comparison, OwnerQueue, Run, RunKind, RunStatus
-from tests.store.test_runs import new_run, reap_all
+from tests.store.test_runs import new_run, reap_own
 
 
 def new_owner() -> str:
@@ -44,7 +44,7 @@ def test_counter_follows_inserts_starts_cancels_and_failures(session: Session) -
     assert queued(session, owner) == 4
     assert runs.start_run(session=session, run_id=first.id, worker="w")
     assert queued(session, owner) == 3
-    runs.record_progress(session=session, run_id=first.id, step=1, total=10, epoch=0)
+    runs.record_progress(session=session, run_id=first.id, attempt=1, step=1, total=10, epoch=0)
     assert runs.request_cancel(session=session, run_id=second.id) == RunStatus.CANCELLED
     assert queued(session, owner) == 2
     assert runs.request_cancel(session=session, run_id=first.id) == RunStatus.CANCELLING
@@ -64,7 +64,7 @@ def test_reaper_requeue_counts_the_run_again(session: Session) -> None:
     assert queued(session, owner) == 0
     old = runs.utcnow() - timedelta(seconds=120)
     session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-    assert run.id in reap_all(session)
+    assert reap_own(session, run.id) == [run.id]
     assert queued(session, owner) == 1
 
 

@@ -23,12 +23,12 @@ def new_run(session: Session, owner: str = "team-a", **extra: object) -> Run:
     )
 
 
-def reap_all(session: Session) -> list[str]:
-    """What the supervisor does (a transaction per run there); the ids queued again.
+def reap_own(session: Session, *own: str) -> list[str]:
+    """What the supervisor does (a transaction per run there) to the test's own runs; the ids queued again.
 
-    Other tests' silent runs in the shared database are reaped too: assert on your own runs only.
+    Other tests' runs left running in the shared database fall silent as the suite goes on: not ours to reap.
     """
-    silent = runs.silent_runs(session=session, heartbeat_timeout=60)
+    silent = [run_id for run_id in runs.silent_runs(session=session, heartbeat_timeout=60) if run_id in own]
     return [run_id for run_id in silent if runs.reap(session=session, run_id=run_id, heartbeat_timeout=60)]
 
 
@@ -75,7 +75,9 @@ def test_cancel_of_queued_run_is_immediate_and_of_running_run_cooperative(sessio
     assert runs.request_cancel(session=session, run_id=queued.id) == RunStatus.CANCELLED
     assert runs.request_cancel(session=session, run_id=running.id) == RunStatus.CANCELLING
     assert runs.request_cancel(session=session, run_id=queued.id) is None
-    step_status = runs.record_progress(session=session, run_id=running.id, step=3, total=10, epoch=0)
+    step_status = runs.record_progress(
+        session=session, run_id=running.id, attempt=1, step=3, total=10, epoch=0
+    )
     assert step_status == RunStatus.CANCELLING
 
 
@@ -85,8 +87,8 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
         assert runs.start_run(session=session, run_id=run.id, worker=f"w{attempt}")
         old = runs.utcnow() - timedelta(seconds=120)
         session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-        requeued = reap_all(session)
-        assert (run.id in requeued) == (attempt == 1)
+        requeued = reap_own(session, run.id)
+        assert requeued == ([run.id] if attempt == 1 else [])
     session.refresh(run)
     assert run.status == RunStatus.FAILED
     assert run.error is not None
@@ -96,7 +98,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
 def test_reaper_leaves_runs_with_fresh_heartbeats(session: Session) -> None:
     run = new_run(session)
     runs.start_run(session=session, run_id=run.id, worker="w")
-    assert run.id not in reap_all(session)
+    assert reap_own(session, run.id) == []
     assert status_of(session, run.id) == RunStatus.RUNNING
 
 
@@ -112,3 +114,24 @@ def test_list_runs_pages_newest_first_per_owner(session: Session) -> None:
         seen += [run.id for run in page]
         cursor = page[-1].id
     assert seen == sorted(created, reverse=True)
+
+
+def test_a_superseded_attempt_can_neither_heartbeat_nor_end_the_retried_run(session: Session) -> None:
+    run = new_run(session)
+    assert runs.start_run(session=session, run_id=run.id, worker="w1")
+    old = runs.utcnow() - timedelta(seconds=120)
+    session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
+    assert reap_own(session, run.id) == [run.id]
+    # Between the reap and the retry's start, attempt 1 is not active either.
+    assert runs.record_progress(session=session, run_id=run.id, attempt=1, step=9, total=9, epoch=9) is None
+    assert runs.start_run(session=session, run_id=run.id, worker="w2")
+
+    stale_heartbeat = runs.record_progress(
+        session=session, run_id=run.id, attempt=1, step=7, total=9, epoch=1
+    )
+    stale_end = runs.transition(session=session, run_id=run.id, to=RunStatus.CANCELLED, of_attempt=1)
+    current = runs.record_progress(session=session, run_id=run.id, attempt=2, step=2, total=9, epoch=0)
+
+    assert (stale_heartbeat, stale_end, current) == (None, False, RunStatus.RUNNING)
+    session.refresh(run)
+    assert (run.status, run.attempt, run.worker, run.progress_step) == (RunStatus.RUNNING, 2, "w2", 2)

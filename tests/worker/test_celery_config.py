@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from dispatch.broker import RUN_TASK, make_celery
 from store.settings import Settings
-from worker.app import RUN_TASK, make_celery
 
 
 def test_celery_is_set_up_for_long_jobs_that_survive_a_lost_worker() -> None:

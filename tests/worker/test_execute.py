@@ -14,6 +14,7 @@ from store.jobspec import adapter, request_of
 from store.models import RunKind, RunStatus
 from store.settings import Settings
 from worker.execute import execute
+from worker.recorder import Recorder, Superseded
 
 
 @pytest.fixture
@@ -113,3 +114,32 @@ def test_a_dataset_path_leading_out_of_the_data_roots_after_submit_is_refused_wh
     error = load(session_factory, run_id).error
     assert error["code"] == "dataset_path_outside_roots"
     assert "secret-class" not in error["detail"]
+
+
+def record_and_flush(recorder: Recorder, columns: dict[str, list[float]]) -> None:
+    with recorder:
+        recorder.add_points("batch", columns)
+        recorder.flush()
+
+
+def test_a_recorder_of_a_superseded_attempt_writes_no_point_and_stops_the_job(
+    session_factory: sessionmaker[Session],
+) -> None:
+    run_id = queue(session_factory, RunKind.TRAIN, {**DIGITS, "epochs": 1})
+    with transaction(session_factory) as session:
+        assert runs.start_run(session=session, run_id=run_id, worker="w1")
+        runs.transition(session=session, run_id=run_id, to=RunStatus.LOST)
+        runs.transition(session=session, run_id=run_id, to=RunStatus.QUEUED)
+        assert runs.start_run(session=session, run_id=run_id, worker="w2")
+    columns = {"step": [0.0, 1.0], "epoch": [0.0, 0.0], "lr": [0.1, 0.1], "loss": [1.0, 0.9]}
+
+    stale = Recorder(session_factory, run_id, attempt=1, poll_interval=0.05)
+
+    with pytest.raises(Superseded):
+        record_and_flush(stale, columns)
+
+    assert stale.should_stop()
+
+    with session_factory() as session:
+        assert series.read_series(session=session, run_id=run_id, series="batch")["step"].size == 0
+    assert load(session_factory, run_id).status == RunStatus.RUNNING

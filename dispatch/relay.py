@@ -17,11 +17,10 @@ import threading
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.broker import make_celery, publish
 from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.settings import Settings, get_settings
-from worker.app import make_celery
-from worker.dispatch import publish
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def run_relay(
 
 
 def main() -> None:
-    """`python -m worker.relay`: relay with the environment's settings until SIGTERM or SIGINT."""
+    """`python -m dispatch.relay`: relay with the environment's settings until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url, pool_size=1, max_overflow=0)

@@ -1,10 +1,17 @@
-"""The Celery app: configured for long GPU jobs; importing it loads neither torch nor the tasks' code."""
+"""The Celery app (set for long GPU jobs) and publishing runs to it; loads neither torch nor the tasks."""
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
 
+from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import runs
+from store.db import autocommit
 from store.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 RUN_TASK = "clr.run"
 
@@ -42,3 +49,33 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_send_task_events=True,
     )
     return app
+
+
+def publish(run_ids: list[str], *, celery: Celery, queue: str) -> bool:
+    """Send the tasks of these runs in one batch (one round trip on Redis); False if the broker refused."""
+    try:
+        with celery.producer_or_acquire() as producer, producer.batch(max_size=2 * len(run_ids) + 1):
+            for run_id in run_ids:
+                celery.send_task(RUN_TASK, args=[run_id], queue=queue, producer=producer)
+    except Exception as error:  # kombu raises many kinds; the caller leaves these runs to be sent again
+        log.warning("could not send runs %s to the broker: %s", ", ".join(run_ids), error)
+        return False
+    return True
+
+
+def send_runs(run_ids: list[str], *, celery: Celery, factory: sessionmaker[Session], queue: str) -> bool:
+    """Publish committed runs and record them dispatched; False if the broker refused.
+
+    A run whose message is refused, or whose record fails, keeps `dispatched_at` NULL and is sent again
+    (a duplicate message starts nothing twice).
+    """
+    if not run_ids:
+        return True
+    if not publish(run_ids, celery=celery, queue=queue):
+        return False
+    try:
+        with autocommit(factory) as session:
+            runs.mark_dispatched(session=session, run_ids=run_ids)
+    except Exception:
+        log.exception("could not record %d runs dispatched; the supervisor sends them again", len(run_ids))
+    return True

@@ -17,13 +17,13 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli.main import relay_command
+from dispatch.broker import make_celery
+from dispatch.relay import relay_once
 from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Run, RunKind, RunStatus
 from store.settings import Settings
 from tests.broker import queued_run_ids, send_leftovers
-from worker.app import make_celery
-from worker.relay import relay_once
 
 ROOT = Path(__file__).resolve().parents[2]
 
