@@ -12,7 +12,7 @@ from typer.main import get_command
 from cli.main import app
 from store.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def compose() -> dict[str, Any]:
