@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,12 @@ import torch
 
 @dataclass(frozen=True)
 class TrainingState:
-    """Everything needed to continue training bit for bit after `epoch` completed epochs."""
+    """Everything needed to continue training bit for bit: `epoch` epochs and `batch` batches more done.
+
+    `data` is the training batches' state at the start of epoch `epoch`, so a resumed run draws that
+    epoch's batches again in the same order and skips the `batch` already trained; `partial` holds that
+    epoch's running loss and accuracy sums (None at an epoch boundary).
+    """
 
     epoch: int
     step: int
@@ -23,6 +28,8 @@ class TrainingState:
     rng: dict[str, Any]
     data: dict[str, Any] | None
     best_val_accuracy: float | None
+    batch: int = 0
+    partial: dict[str, float] | None = None
 
 
 def save_checkpoint(path: Path, state: TrainingState) -> None:
@@ -41,6 +48,7 @@ def load_checkpoint(path: Path) -> TrainingState:
     """Read a state written by save_checkpoint (tensors land on the CPU)."""
     raw = torch.load(Path(path), map_location="cpu", weights_only=True)
     names = {f.name for f in fields(TrainingState)}
-    if not isinstance(raw, dict) or set(raw) != names:
+    required = {f.name for f in fields(TrainingState) if f.default is MISSING}
+    if not isinstance(raw, dict) or not required <= set(raw) <= names:
         raise ValueError(f"path {path} does not hold a training checkpoint (expected keys {sorted(names)})")
     return TrainingState(**raw)

@@ -92,11 +92,15 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_pause: Callable[[], bool] | None = None,
     checkpoint_path: Path | None = None,
     resume_from: Path | None = None,
     weights_path: Path | None = None,
 ) -> TrainResult:
-    """Train with a cyclical schedule; resume from resume_from if that file exists."""
+    """Train with a cyclical schedule; resume from resume_from if that file exists.
+
+    A paused run (`should_pause`) leaves its checkpoint and no weights: resuming from it finishes the job.
+    """
     dev = resolve_device(device)
     data, net, opt = _setup(
         model, dataset, optimizer, batch_size=batch_size, seed=seed, device=dev, data_roots=data_roots,
@@ -119,10 +123,11 @@ def fit(
         on_epoch=on_epoch,
         on_progress=on_progress,
         should_stop=should_stop,
+        should_pause=should_pause,
         checkpoint_path=checkpoint_path,
         resume=resume,
     )
-    if weights_path is not None:
+    if weights_path is not None and result.stop_reason != "paused":
         weights_path = Path(weights_path)
         weights_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = weights_path.with_name(f".{weights_path.name}.{os.getpid()}.tmp")

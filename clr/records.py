@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled"]
-TrainStopReason = Literal["completed", "diverged", "cancelled"]
+TrainStopReason = Literal["completed", "diverged", "cancelled", "paused"]
 
 
 @dataclass(frozen=True, slots=True)
