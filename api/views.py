@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from store.models import Run, RunStatus
-from store.schemas import ProgressOut, RunOut
+from store.schemas import PlacementOut, ProgressOut, RunOut
 
 
 def run_out(run: Run) -> RunOut:
@@ -30,6 +30,7 @@ def run_out(run: Run) -> RunOut:
         request=run.request,
         result=run.result,
         error=run.error,
+        placement=PlacementOut(**run.placement) if run.placement else None,
     )
 
 

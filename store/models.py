@@ -100,6 +100,8 @@ class Run(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=2)
     worker: Mapped[str | None] = mapped_column(String(200))
+    # Where the current or last attempt runs: node, process, device.
+    placement: Mapped[dict[str, Any] | None]
     callback_url: Mapped[str | None] = mapped_column(String(2000))
     delivery: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]

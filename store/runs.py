@@ -22,7 +22,7 @@ TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.CANCELLING: frozenset({RunStatus.RUNNING}),
     RunStatus.CANCELLED: frozenset({RunStatus.QUEUED, RunStatus.CANCELLING}),
     RunStatus.LOST: frozenset({RunStatus.RUNNING}),
-    RunStatus.QUEUED: frozenset({RunStatus.LOST}),
+    RunStatus.QUEUED: frozenset({RunStatus.LOST, RunStatus.RUNNING}),  # reaped, or drained (requeue_drained)
 }
 ACTIVE = (RunStatus.RUNNING, RunStatus.CANCELLING)
 
@@ -142,7 +142,7 @@ def transition(
     return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def start_run(*, session: Session, run_id: str, worker: str) -> bool:
+def start_run(*, session: Session, run_id: str, worker: str, placement: dict[str, Any] | None = None) -> bool:
     """queued → running for one worker; a duplicate delivery of the task finds nothing to do."""
     now = utcnow()
     return transition(
@@ -150,10 +150,32 @@ def start_run(*, session: Session, run_id: str, worker: str) -> bool:
         run_id=run_id,
         to=RunStatus.RUNNING,
         worker=worker,
+        placement=placement,
         started_at=now,
         heartbeat_at=now,
         attempt=Run.attempt + 1,
     )
+
+
+def requeue_drained(*, session: Session, run_id: str, worker: str) -> bool:
+    """running → queued for a run its own worker handed back while shutting down (a drain).
+
+    The attempt is given back, so a drain never counts toward max_attempts; the run is left unsent for a relay
+    to send again, and the next worker resumes it from the checkpoint the drain wrote.
+    """
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING, Run.worker == worker)
+        .values(
+            status=RunStatus.QUEUED,
+            attempt=Run.attempt - 1,
+            worker=None,
+            dispatched_at=None,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def record_progress(

@@ -136,6 +136,20 @@ class ProgressOut(BaseModel):
     fraction: float | None
 
 
+class PlacementOut(BaseModel):
+    """Where a run's current or last attempt runs: the worker process, its host and pool slot, the device."""
+
+    worker: str = Field(description="Celery node name / process id, as in the worker's log")
+    host: str
+    pid: int
+    slot: int = Field(description="the pool process's index on its worker, kept when the process is replaced")
+    gpu: str | None = Field(
+        description="the CUDA device the pool process is pinned to (CUDA_VISIBLE_DEVICES)"
+    )
+    device: Literal["cuda", "cpu"]
+    device_name: str
+
+
 class RunOut(BaseModel):
     id: str
     kind: str
@@ -152,6 +166,7 @@ class RunOut(BaseModel):
     request: dict[str, Any]
     result: dict[str, Any] | None
     error: dict[str, Any] | None
+    placement: PlacementOut | None
 
 
 class RunPage(BaseModel):

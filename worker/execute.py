@@ -13,6 +13,8 @@ from store import runs, series
 from store.db import transaction
 from store.models import RunKind, RunStatus
 from store.settings import Settings
+from worker import drain
+from worker.devices import Slot, placement
 from worker.errors import diverged, problem_for
 from worker.jobs import JobContext, run_lr_find, run_train
 from worker.recorder import Recorder
@@ -20,14 +22,26 @@ from worker.recorder import Recorder
 log = logging.getLogger(__name__)
 
 
-def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, worker: str) -> str | None:
-    """Run `run_id` if it is still queued; returns the final status, or None for a duplicate delivery."""
+def execute(
+    run_id: str,
+    *,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker: str,
+    slot: Slot = Slot(index=0, gpu=None),  # noqa: B008 - frozen
+) -> str | None:
+    """Run `run_id` if still queued: the status it ended in (queued when drained), None if a duplicate."""
     with transaction(factory) as session:
-        if not runs.start_run(session=session, run_id=run_id, worker=worker):
+        run = runs.get_run(session=session, run_id=run_id)
+        started = run is not None and runs.start_run(
+            session=session,
+            run_id=run_id,
+            worker=worker,
+            placement=placement(slot, worker=worker, requested_device=run.request["device"]),
+        )
+        if run is None or not started:
             log.info("run %s is not queued any more: delivery ignored", run_id)
             return None
-        run = runs.get_run(session=session, run_id=run_id)
-        assert run is not None
         kind, request = run.kind, run.request
     context = JobContext.for_run(settings, run_id)
     try:
@@ -45,12 +59,19 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
             torch.cuda.empty_cache()  # what a failed (say out-of-memory) job held must not starve the next
     status, values = outcome
     with transaction(factory) as session:
+        if status == RunStatus.QUEUED:
+            if runs.requeue_drained(session=session, run_id=run_id, worker=worker):
+                log.info("run %s handed back to the queue: its worker is shutting down", run_id)
+                return status
+            status, values = RunStatus.CANCELLED, {}  # a cancel came while it drained
         if not runs.transition(session=session, run_id=run_id, to=status, **values):
             log.warning("run %s could not move to %s (it was reaped or cancelled meanwhile)", run_id, status)
     return status
 
 
 def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, Any]]:
+    if result.stop_reason == "cancelled" and drain.requested():
+        return RunStatus.QUEUED, {}  # a range test starts over: it is minutes at most
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, {"result": result.to_summary()}
     return RunStatus.SUCCEEDED, {"result": result.to_summary()}
@@ -58,6 +79,8 @@ def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, A
 
 def _finish_train(result: clr.TrainResult) -> tuple[RunStatus, dict[str, Any]]:
     summary = result.to_summary()
+    if result.stop_reason == "paused":
+        return RunStatus.QUEUED, {}
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, {"result": summary}
     if result.stop_reason == "diverged":

@@ -8,6 +8,7 @@ from typing import Any
 
 import clr
 from store.settings import Settings
+from worker import drain
 from worker.recorder import Recorder
 
 DEFAULT_STEP_SIZE_EPOCHS = 2.0  # the CLR paper: a half cycle of 2 to 10 epochs
@@ -75,7 +76,7 @@ def run_lr_find(request: dict[str, Any], context: JobContext, recorder: Recorder
         torch_home=context.torch_home,
         on_chunk=on_chunk,
         on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
-        should_stop=recorder.should_stop,
+        should_stop=lambda: recorder.should_stop() or drain.requested(),
     )
 
 
@@ -112,6 +113,7 @@ def training_callbacks(recorder: Recorder) -> dict[str, Any]:
         "on_epoch": lambda record: recorder.add_epoch(dataclasses.asdict(record)),
         "on_progress": lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
         "should_stop": recorder.should_stop,
+        "should_pause": drain.requested,
     }
 
 
