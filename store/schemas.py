@@ -144,7 +144,7 @@ class PlacementOut(BaseModel):
     pid: int
     slot: int = Field(description="the pool process's index on its worker, kept when the process is replaced")
     gpu: str | None = Field(
-        description="the CUDA device the pool process is pinned to (CUDA_VISIBLE_DEVICES)"
+        description="the CUDA devices the process sees (CUDA_VISIBLE_DEVICES): its own GPU"
     )
     device: Literal["cuda", "cpu"]
     device_name: str

@@ -41,19 +41,17 @@ def choose_gpus(option: str, visible: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Slot:
-    """This pool process's place on its worker: its index, kept when the process is replaced, and its GPU."""
+    """This pool process's place on its worker: Celery's index for it, kept when the process is replaced."""
 
     index: int
-    gpu: str | None
 
 
 def pin_pool_process(gpus: list[str]) -> Slot:
     """Pin the calling pool process to the GPU of its index; call before anything initialises CUDA."""
     index = current_process_index(base=0) or 0
-    gpu = gpus[index % len(gpus)] if gpus else None
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    return Slot(index=index, gpu=gpu)
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+    return Slot(index=index)
 
 
 def placement(slot: Slot, *, worker: str, requested_device: str) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def placement(slot: Slot, *, worker: str, requested_device: str) -> dict[str, An
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "slot": slot.index,
-        "gpu": slot.gpu,
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),  # what CUDA in this process sees
         "device": "cuda" if on_cuda else "cpu",
         "device_name": torch.cuda.get_device_name(0) if on_cuda else "cpu",
     }

@@ -28,7 +28,7 @@ def execute(
     factory: sessionmaker[Session],
     settings: Settings,
     worker: str,
-    slot: Slot = Slot(index=0, gpu=None),  # noqa: B008 - frozen
+    slot: Slot = Slot(index=0),  # noqa: B008 - frozen
 ) -> str | None:
     """Run `run_id` if still queued: the status it ended in (queued when drained), None if a duplicate."""
     with transaction(factory) as session:

@@ -46,7 +46,7 @@ def _drain_running_jobs(**_: Any) -> None:
 def run(self: Task[Any, Any], run_id: str) -> str | None:
     """Run one queued run; a duplicate delivery returns None and does nothing."""
     worker = f"{self.request.hostname}/{os.getpid()}"
-    slot = _slot[0] if _slot else Slot(index=0, gpu=None)
+    slot = _slot[0] if _slot else Slot(index=0)
     settings = get_settings()
     with drain.on_sigterm(settings.drain_timeout):
         return execute(run_id, factory=session_factory(), settings=settings, worker=worker, slot=slot)
