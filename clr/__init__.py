@@ -1,7 +1,13 @@
 """Learning-rate range tests and cyclical learning-rate training in plain PyTorch."""
 
 from clr.batches import Augment, InMemoryBatches
-from clr.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from clr.checkpoint import (
+    RangeTestState,
+    TrainingState,
+    load_checkpoint,
+    load_range_checkpoint,
+    save_checkpoint,
+)
 from clr.data import DatasetNotFoundError, DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.jobs import find_lr, fit
@@ -48,6 +54,7 @@ __all__ = [
     "RangeChunk",
     "RangeTestResult",
     "RangeTestSpec",
+    "RangeTestState",
     "ScheduleSpec",
     "Suggestion",
     "TrainResult",
@@ -61,6 +68,7 @@ __all__ = [
     "generate_shapes",
     "load_checkpoint",
     "load_dataset",
+    "load_range_checkpoint",
     "lr_at",
     "momentum_at",
     "range_test",

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from clr.checkpoint import load_checkpoint
+from clr.checkpoint import load_checkpoint, load_range_checkpoint
 from clr.data import DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.models import build_model
@@ -55,8 +55,14 @@ def find_lr(
     on_chunk: Callable[[RangeChunk], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_pause: Callable[[], bool] | None = None,
+    checkpoint_path: Path | None = None,
+    resume_from: Path | None = None,
 ) -> RangeTestResult:
-    """Run a learning-rate range test on freshly built, seeded data, model and optimizer."""
+    """Run a learning-rate range test on freshly built, seeded data, model and optimizer.
+
+    A paused test (`should_pause`) leaves its checkpoint: resuming from it (`resume_from`) finishes the test.
+    """
     dev = resolve_device(device)
     data, net, opt = _setup(
         model, dataset, optimizer, batch_size=batch_size, seed=seed, device=dev, data_roots=data_roots,
@@ -72,6 +78,9 @@ def find_lr(
         on_chunk=on_chunk,
         on_progress=on_progress,
         should_stop=should_stop,
+        should_pause=should_pause,
+        checkpoint_path=checkpoint_path,
+        resume=load_range_checkpoint(resume_from) if resume_from is not None else None,
         restore=False,
     )
 

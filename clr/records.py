@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled"]
+RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled", "paused"]
 TrainStopReason = Literal["completed", "diverged", "cancelled", "paused"]
 
 

@@ -13,7 +13,6 @@ from store import runs, series
 from store.db import transaction
 from store.models import RunKind, RunStatus
 from store.settings import Settings
-from worker import drain
 from worker.devices import Slot, placement
 from worker.errors import diverged, problem_for
 from worker.jobs import JobContext, run_lr_find, run_train
@@ -70,8 +69,8 @@ def execute(
 
 
 def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, Any]]:
-    if result.stop_reason == "cancelled" and drain.requested():
-        return RunStatus.QUEUED, {}  # a range test starts over: it is minutes at most
+    if result.stop_reason == "paused":
+        return RunStatus.QUEUED, {}
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, {"result": result.to_summary()}
     return RunStatus.SUCCEEDED, {"result": result.to_summary()}
@@ -97,6 +96,8 @@ def _discard_unconfirmed_points(
     if kind == RunKind.TRAIN and context.checkpoint_path.exists():
         state = clr.load_checkpoint(context.checkpoint_path)
         step, epoch = state.step - 1, state.epoch - 1  # the checkpoint counts steps and epochs done
+    elif context.checkpoint_path.exists():
+        step = clr.load_range_checkpoint(context.checkpoint_path).step - 1
     with transaction(factory) as session:
         name = "range" if kind == RunKind.LR_FIND else "batch"
         series.truncate_after(session=session, run_id=run_id, series=name, step=step)

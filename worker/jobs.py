@@ -76,7 +76,10 @@ def run_lr_find(request: dict[str, Any], context: JobContext, recorder: Recorder
         torch_home=context.torch_home,
         on_chunk=on_chunk,
         on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
-        should_stop=lambda: recorder.should_stop() or drain.requested(),
+        should_stop=recorder.should_stop,
+        should_pause=drain.requested,
+        checkpoint_path=context.checkpoint_path,
+        resume_from=context.checkpoint_path if context.checkpoint_path.exists() else None,
     )
 
 

@@ -38,6 +38,10 @@ def service(
     service.stop()
 
 
+def _points(client: httpx.Client, run_id: str) -> int:
+    return len(client.get(f"/runs/{run_id}/curves").json()["step"])
+
+
 def _epochs(client: httpx.Client, run_id: str) -> int:
     return len(client.get(f"/runs/{run_id}/curves").json()["epochs"]["epoch"])
 
@@ -77,3 +81,30 @@ def test_sigterm_mid_training_requeues_the_run_and_another_worker_finishes_it_fr
     # resumed at the very batch it stopped at, same data order: every loss as if never interrupted
     assert curves["batch"]["loss"] == uninterrupted["batch"]["loss"]
     assert curves["epochs"] == uninterrupted["epochs"]
+
+
+def test_sigterm_mid_range_test_requeues_it_and_another_worker_continues_the_curve(service: Service) -> None:
+    body = {**TRAINING, "num_iter": 600}
+    for name in ("epochs", "schedule"):
+        body.pop(name)
+    with service.client() as client:
+        run_id = client.post("/lr-find", json=body).json()["id"]
+        wait_until(lambda: _points(client, run_id) >= 64, timeout=120, what="the first points stored")
+        worker = service.processes[-1]
+        os.kill(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        drained = client.get(f"/runs/{run_id}").json()
+        state = clr.load_range_checkpoint(service.home / "artifacts" / run_id / "checkpoint.pt")
+        service.start_worker("w1")
+        run = wait_for_status(client, run_id, {"succeeded", "failed"})
+        curve = client.get(f"/runs/{run_id}/curves").json()
+        again = client.post("/lr-find", json=body).json()["id"]
+        reference = wait_for_status(client, again, {"succeeded", "failed"})
+        uninterrupted = client.get(f"/runs/{again}/curves").json()
+
+    assert (drained["status"], drained["attempt"]) == ("queued", 0)
+    assert 64 <= state.step < 600
+    assert (run["status"], run["attempt"]) == ("succeeded", 1)
+    assert curve["step"] == list(range(run["result"]["num_points"]))
+    assert {**curve, "run_id": again} == uninterrupted  # every point as if never interrupted
+    assert run["result"] == reference["result"]
