@@ -11,6 +11,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.browser import chromium  # noqa: F401 - a fixture for the tests here
@@ -90,3 +91,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     dependencies = [entry for entry in sys.path if entry.endswith("site-packages")]
     (site / "zz_dependencies.pth").write_text("\n".join(dependencies) + "\n")
     return Installed(venv=venv, wheel=wheel)
+
+
+def ready(base_url: str) -> bool:
+    """Whether the API at `base_url` answers /readyz with 200 (database and broker reachable)."""
+    try:
+        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,8 +17,8 @@ from sqlalchemy import Engine
 
 from tests.browser import browse
 from tests.conftest import POSTGRES_ADMIN_URL, drop_postgres_database
-from tests.deploy.conftest import Installed
-from tests.e2e.conftest import free_port, service_env, wait_for_status, wait_until
+from tests.deploy.conftest import Installed, ready
+from tests.e2e.conftest import Service, free_port, service_env, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 PACKAGES = ("clr", "api", "worker", "store", "cli", "client", "migrations")
@@ -82,24 +80,10 @@ def stack(
             )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _ready(base_url), timeout=90, what="the installed API to be ready")
+        wait_until(lambda: ready(base_url), timeout=90, what="the installed API to be ready")
         yield InstalledStack(installed, cwd, env, base_url, key)
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _ready(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+        Service(env=env, home=home, processes=processes).stop()
 
 
 def references(html: str) -> list[str]:

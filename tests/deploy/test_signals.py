@@ -15,6 +15,7 @@ import pytest
 
 from store import runs
 from store.db import make_engine, make_sessionmaker
+from tests.deploy.conftest import ready
 from tests.e2e.conftest import free_port, service_env, wait_for_status, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -96,7 +97,7 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Started]]:
                 stderr=subprocess.STDOUT,
             )
         begun.append(Started(process, f"http://127.0.0.1:{port}", log))
-        wait_until(lambda: _ready(begun[-1].base_url), timeout=90, what="the API to answer")
+        wait_until(lambda: ready(begun[-1].base_url), timeout=90, what="the API to answer")
         wait_until(lambda: len(descendants(process.pid)) >= children, timeout=60, what=f"{children} children")
         return begun[-1]
 
@@ -105,13 +106,6 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Started]]:
         if started.process.poll() is None:
             started.process.kill()
             started.process.wait()
-
-
-def _ready(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _serve_env(home: Path) -> dict[str, str]:

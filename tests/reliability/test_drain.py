@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,6 +49,39 @@ def _epochs(client: httpx.Client, run_id: str) -> int:
     return len(client.get(f"/runs/{run_id}/curves").json()["epochs"]["epoch"])
 
 
+@dataclass(frozen=True)
+class Drained:
+    """A run seen right after its worker drained, then finished by another, and the same request again."""
+
+    queued: dict[str, Any]
+    checkpoint: Path
+    finished: dict[str, Any]
+    curves: dict[str, Any]
+    reference: dict[str, Any]
+    uninterrupted: dict[str, Any]
+
+
+def drain_and_finish(
+    service: Service, client: httpx.Client, run_id: str, path: str, body: dict[str, Any]
+) -> Drained:
+    """SIGTERM the running worker's main process only, as `docker stop` does; a second worker finishes the
+    run; the same request is then run without interruption, for comparison."""
+    worker = service.processes[-1]
+    os.kill(worker.pid, signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    queued = client.get(f"/runs/{run_id}").json()
+    checkpoint = shutil.copy(
+        service.home / "artifacts" / run_id / "checkpoint.pt", service.home / "drained.pt"
+    )
+    service.start_worker("w1")
+    finished = wait_for_status(client, run_id, {"succeeded", "failed"})
+    curves = client.get(f"/runs/{run_id}/curves").json()
+    again = client.post(path, json=body).json()["id"]
+    reference = wait_for_status(client, again, {"succeeded", "failed"})
+    uninterrupted = client.get(f"/runs/{again}/curves").json()
+    return Drained(queued, Path(checkpoint), finished, {**curves, "run_id": again}, reference, uninterrupted)
+
+
 def test_sigterm_mid_training_requeues_the_run_and_another_worker_finishes_it_from_the_checkpoint(
     service: Service,
 ) -> None:
@@ -55,21 +91,12 @@ def test_sigterm_mid_training_requeues_the_run_and_another_worker_finishes_it_fr
         first = time.monotonic()
         wait_until(lambda: _epochs(client, run_id) >= 2, timeout=120, what="epoch 1 recorded")
         time.sleep((time.monotonic() - first) / 2)  # into the middle of epoch 2
-        worker = service.processes[-1]
-        os.kill(worker.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
-        assert worker.wait(timeout=60) == 0
-        drained = client.get(f"/runs/{run_id}").json()
-        state = clr.load_checkpoint(service.home / "artifacts" / run_id / "checkpoint.pt")
-        service.start_worker("w1")
-        run = wait_for_status(client, run_id, {"succeeded", "failed"})
-        curves = client.get(f"/runs/{run_id}/curves").json()
-        # the same request trained without interruption, for comparison
-        again = client.post("/train", json=TRAINING).json()["id"]
-        wait_for_status(client, again, {"succeeded", "failed"})
-        uninterrupted = client.get(f"/runs/{again}/curves").json()
+        drained = drain_and_finish(service, client, run_id, "/train", TRAINING)
+    state = clr.load_checkpoint(drained.checkpoint)
+    run, curves = drained.finished, drained.curves
 
-    assert (drained["status"], drained["attempt"]) == ("queued", 0)
-    assert drained["placement"]["worker"].startswith("w0@")
+    assert (drained.queued["status"], drained.queued["attempt"]) == ("queued", 0)
+    assert drained.queued["placement"]["worker"].startswith("w0@")
     assert 2 <= state.epoch < EPOCHS
     assert state.batch > 0  # a checkpoint inside the epoch
     assert run["status"] == "succeeded", run["error"]
@@ -79,8 +106,7 @@ def test_sigterm_mid_training_requeues_the_run_and_another_worker_finishes_it_fr
     steps = curves["batch"]["step"]
     assert steps == list(range(len(steps))) == list(range(run["result"]["steps"]))
     # resumed at the very batch it stopped at, same data order: every loss as if never interrupted
-    assert curves["batch"]["loss"] == uninterrupted["batch"]["loss"]
-    assert curves["epochs"] == uninterrupted["epochs"]
+    assert curves == drained.uninterrupted
 
 
 def test_sigterm_mid_range_test_requeues_it_and_another_worker_continues_the_curve(service: Service) -> None:
@@ -90,21 +116,12 @@ def test_sigterm_mid_range_test_requeues_it_and_another_worker_continues_the_cur
     with service.client() as client:
         run_id = client.post("/lr-find", json=body).json()["id"]
         wait_until(lambda: _points(client, run_id) >= 64, timeout=120, what="the first points stored")
-        worker = service.processes[-1]
-        os.kill(worker.pid, signal.SIGTERM)
-        assert worker.wait(timeout=60) == 0
-        drained = client.get(f"/runs/{run_id}").json()
-        state = clr.load_range_checkpoint(service.home / "artifacts" / run_id / "checkpoint.pt")
-        service.start_worker("w1")
-        run = wait_for_status(client, run_id, {"succeeded", "failed"})
-        curve = client.get(f"/runs/{run_id}/curves").json()
-        again = client.post("/lr-find", json=body).json()["id"]
-        reference = wait_for_status(client, again, {"succeeded", "failed"})
-        uninterrupted = client.get(f"/runs/{again}/curves").json()
+        drained = drain_and_finish(service, client, run_id, "/lr-find", body)
+    state = clr.load_range_checkpoint(drained.checkpoint)
 
-    assert (drained["status"], drained["attempt"]) == ("queued", 0)
+    assert (drained.queued["status"], drained.queued["attempt"]) == ("queued", 0)
     assert 64 <= state.step < 600
-    assert (run["status"], run["attempt"]) == ("succeeded", 1)
-    assert curve["step"] == list(range(run["result"]["num_points"]))
-    assert {**curve, "run_id": again} == uninterrupted  # every point as if never interrupted
-    assert run["result"] == reference["result"]
+    assert (drained.finished["status"], drained.finished["attempt"]) == ("succeeded", 1)
+    assert drained.curves["step"] == list(range(drained.finished["result"]["num_points"]))
+    assert drained.curves == drained.uninterrupted  # every point as if never interrupted
+    assert drained.finished["result"] == drained.reference["result"]
