@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from celery import Celery
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import OwnerCache
@@ -64,12 +65,16 @@ def create_app(
         if owned_celery:
             celery.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files shipped in fastapi-offline, never from a CDN,
+    # and Swagger UI's online validator badge (an outside request) is off.
+    app = FastAPIOffline(
         title="clr-service",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_parameters)],
+        static_url="/docs-assets",
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     app.state.session_factory = session_factory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from store.models import Run, RunStatus
 from store.runs import as_utc
-from store.schemas import DeliveryOut, ProgressOut, RunOut
+from store.schemas import DeliveryOut, PlacementOut, ProgressOut, RunOut
 
 
 def run_out(run: Run) -> RunOut:
@@ -17,6 +17,7 @@ def run_out(run: Run) -> RunOut:
         status=run.status,
         is_terminal=RunStatus(run.status).is_terminal,
         attempt=run.attempt,
+        drains=run.drains,
         max_attempts=run.max_attempts,
         comparison_id=run.comparison_id,
         variant=run.variant,
@@ -35,4 +36,5 @@ def run_out(run: Run) -> RunOut:
         tags=run.tags,
         metadata=run.meta,
         delivery=run.delivery and DeliveryOut.model_validate(run.delivery),
+        placement=PlacementOut(**run.placement) if run.placement else None,
     )

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli import commands
+from cli.processes import run_together
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.settings import Settings, get_settings
+from worker.devices import choose_gpus, visible_gpus
 
 app = typer.Typer(
     help="Learning-rate range tests and cyclical-LR training as a service.", no_args_is_help=True
@@ -28,6 +25,7 @@ app.add_typer(keys_app, name="keys")
 commands.register(app)
 
 LOCAL_OWNER = "local"
+STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
 
 
 def _factory() -> sessionmaker[Session]:
@@ -49,16 +47,10 @@ def api(
     relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
 ) -> None:
     """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker."""
-    with _beside([relay_command()] if relay else [], os.environ):
-        uvicorn.run(
-            "api.app:make_default_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
-        )
+    processes = {"api": api_command(host, port, workers=workers)}
+    if relay:
+        processes["relay"] = relay_command()
+    run_together(processes, os.environ, grace=STOP_GRACE)
 
 
 @app.command("relay")
@@ -70,16 +62,43 @@ def relay_process() -> None:
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume")] = "",
-    concurrency: Annotated[int, typer.Option(help="Jobs at once: one per GPU")] = 1,
+    gpus: Annotated[
+        str, typer.Option(help="'all' visible GPUs, or their indices such as 0,1,3: one job on each")
+    ] = "all",
     hostname: Annotated[str | None, typer.Option(help="Celery node name")] = None,
 ) -> None:
-    """Start a Celery worker that runs jobs."""
-    os.execvp(sys.executable, worker_command(queues or get_settings().queue, concurrency, hostname))
+    """Start a Celery worker: a pool process per GPU, each pinned to its own (one CPU process without GPUs).
+
+    SIGTERM drains it: each running job checkpoints at its next batch and goes back to the queue.
+    """
+    try:
+        chosen = choose_gpus(gpus, visible_gpus())
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--gpus") from None
+    command = worker_command(queues or get_settings().queue, max(1, len(chosen)), hostname)
+    os.execvpe(sys.executable, command, {**os.environ, "CLR_WORKER_GPUS": ",".join(chosen)})
 
 
 def embedded_worker_threads(settings: Settings) -> int:
     """Torch threads of the worker `serve` starts: all cores but one, left to the API, unless set."""
     return settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
+
+
+def api_command(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> list[str]:
+    """uvicorn serving the app; open event streams get a few seconds to close when it is stopped."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:make_default_app",
+        "--factory",
+        f"--host={host}",
+        f"--port={port}",
+        f"--workers={workers}",
+        f"--log-level={log_level}",
+        "--no-access-log",
+        "--timeout-graceful-shutdown=5",
+    ]
 
 
 def relay_command() -> list[str]:
@@ -119,21 +138,12 @@ def serve(
     upgrade(settings.resolved_database_url)
     _ensure_local_key()
     env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(embedded_worker_threads(settings))}
-    with _beside([worker_command(settings.queue, 1, "embedded@%h"), relay_command()], env):
-        uvicorn.run("api.app:make_default_app", factory=True, host=host, port=port, log_level="info")
-
-
-@contextmanager
-def _beside(commands: list[list[str]], env: Mapping[str, str]) -> Iterator[None]:
-    """These commands as child processes while the block runs, stopped with SIGTERM after it."""
-    children = [subprocess.Popen(command, env=dict(env)) for command in commands]
-    try:
-        yield
-    finally:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(timeout=30)
+    processes = {
+        "api": api_command(host, port, log_level="info"),
+        "worker": worker_command(settings.queue, 1, "embedded@%h"),
+        "relay": relay_command(),
+    }
+    run_together(processes, env, grace=settings.drain_timeout + STOP_GRACE)
 
 
 def _ensure_local_key() -> None:

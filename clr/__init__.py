@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.batches import Augment as Augment
     from clr.batches import InMemoryBatches as InMemoryBatches
+    from clr.checkpoint import RangeTestState as RangeTestState
     from clr.checkpoint import TrainingState as TrainingState
     from clr.checkpoint import load_checkpoint as load_checkpoint
+    from clr.checkpoint import load_range_checkpoint as load_range_checkpoint
     from clr.checkpoint import save_checkpoint as save_checkpoint
     from clr.data import DatasetNotFoundError as DatasetNotFoundError
     from clr.data import DataSplits as DataSplits
@@ -63,7 +65,13 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
 
 _MODULES = {
     "clr.batches": ("Augment", "InMemoryBatches"),
-    "clr.checkpoint": ("TrainingState", "load_checkpoint", "save_checkpoint"),
+    "clr.checkpoint": (
+        "RangeTestState",
+        "TrainingState",
+        "load_checkpoint",
+        "load_range_checkpoint",
+        "save_checkpoint",
+    ),
     "clr.data": ("DatasetNotFoundError", "DataSplits", "load_dataset"),
     "clr.device": ("resolve_device", "seed_everything"),
     "clr.fields": ("SpecError", "param"),

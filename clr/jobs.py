@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from clr.checkpoint import load_checkpoint
+from clr.checkpoint import load_checkpoint, load_range_checkpoint
 from clr.data import DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.lr_range_test import range_test as run_range_test
@@ -43,8 +43,14 @@ def find_lr(
     on_chunk: Callable[[RangeChunk], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_pause: Callable[[], bool] | None = None,
+    checkpoint_path: Path | None = None,
+    resume_from: Path | None = None,
 ) -> RangeTestResult:
-    """Run a learning-rate range test on freshly built, seeded data, model and optimizer."""
+    """Run a learning-rate range test on freshly built, seeded data, model and optimizer.
+
+    A paused test (`should_pause`) leaves its checkpoint: resuming from it (`resume_from`) finishes the test.
+    """
     dev = resolve_device(job.device)
     data, net, opt = _setup(job, device=dev, data_roots=data_roots, torch_home=torch_home)
     return run_range_test(
@@ -57,6 +63,9 @@ def find_lr(
         on_chunk=on_chunk,
         on_progress=on_progress,
         should_stop=should_stop,
+        should_pause=should_pause,
+        checkpoint_path=checkpoint_path,
+        resume=load_range_checkpoint(resume_from) if resume_from is not None else None,
         restore=False,
     )
 
@@ -70,12 +79,16 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_pause: Callable[[], bool] | None = None,
     checkpoint_path: Path | None = None,
     resume_from: Path | None = None,
     weights_path: Path | None = None,
     chunk_size: int = 256,
 ) -> TrainResult:
-    """Train with the job's schedule; resume from resume_from if that file exists."""
+    """Train with the job's schedule; resume from resume_from if that file exists.
+
+    A paused run (`should_pause`) leaves its checkpoint and no weights: resuming from it finishes the job.
+    """
     dev = resolve_device(job.device)
     data, net, opt = _setup(job, device=dev, data_roots=data_roots, torch_home=torch_home)
     config = job.schedule.resolved(
@@ -97,11 +110,12 @@ def fit(
         on_epoch=on_epoch,
         on_progress=on_progress,
         should_stop=should_stop,
+        should_pause=should_pause,
         checkpoint_path=checkpoint_path,
         resume=resume,
         chunk_size=chunk_size,
     )
-    if weights_path is not None:
+    if weights_path is not None and result.stop_reason != "paused":
         weights_path = Path(weights_path)
         weights_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = weights_path.with_name(f".{weights_path.name}.{os.getpid()}.tmp")

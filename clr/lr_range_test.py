@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from clr.checkpoint import RangeTestState, save_checkpoint
 from clr.device import capture_rng, resolve_device, restore_rng
 from clr.records import Progress, RangeChunk, RangeStopReason, RangeTestResult
 from clr.specs import RangeTestSpec
@@ -107,6 +110,38 @@ def _suggest(curve: _Curve, spec: RangeTestSpec, stop_reason: RangeStopReason) -
     )
 
 
+def _pause_state(
+    step: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: Any,
+    pass_data: dict[str, Any] | None,
+    curve: _Curve,
+) -> RangeTestState:
+    return RangeTestState(
+        step=step,
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        scaler=None if scaler is None else scaler.state_dict(),
+        rng=capture_rng(),
+        data=pass_data,
+        curve=asdict(curve),
+    )
+
+
+def _resume(
+    state: RangeTestState, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any, batches: object
+) -> _Curve:
+    model.load_state_dict(state.model)
+    optimizer.load_state_dict(state.optimizer)
+    if scaler is not None and state.scaler is not None:
+        scaler.load_state_dict(state.scaler)
+    if state.data is not None:
+        batches.load_state_dict(state.data)  # type: ignore[attr-defined]
+    restore_rng(state.rng)
+    return _Curve(**state.curve)
+
+
 def range_test(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -118,11 +153,18 @@ def range_test(
     on_chunk: Callable[[RangeChunk], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_pause: Callable[[], bool] | None = None,
+    checkpoint_path: Path | None = None,
+    resume: RangeTestState | None = None,
     restore: bool = True,
     scaler: torch.amp.GradScaler | None = None,
     chunk_size: int = 64,
 ) -> RangeTestResult:
-    """Train with a rate rising every batch from start_lr to end_lr; restore everything afterwards."""
+    """Train with a rate rising every batch from start_lr to end_lr; restore everything afterwards.
+
+    `should_pause` ends the test before the next batch ("paused") after writing `checkpoint_path`, from which
+    `resume` continues exactly as if never interrupted.
+    """
     dev = resolve_device(device, model)
     model.to(dev)
     per_epoch = len(batches)  # type: ignore[arg-type]
@@ -133,6 +175,8 @@ def range_test(
     snapshot = _snapshot(model, optimizer, scaler, batches) if restore else None
     amp: Literal["none", "fp16"] = "fp16" if scaler is not None and scaler.is_enabled() else "none"
     curve = _Curve(beta=spec.smoothing, threshold=spec.diverge_threshold)
+    if resume is not None:
+        curve = _resume(resume, model, optimizer, scaler, batches)
     pending: list[tuple[torch.Tensor, torch.Tensor]] = []
     stop: RangeStopReason | None = None
 
@@ -154,12 +198,20 @@ def range_test(
         return reason
 
     model.train()
-    step = 0
+    step = len(curve.losses)
     try:
         while step < num and stop is None:
-            for x, y in batches:
+            pass_data = batches.state_dict() if hasattr(batches, "state_dict") else None
+            # a resumed pass draws its batches again from the pass's start and skips those already done
+            for x, y in itertools.islice(batches, step % per_epoch, None):
                 if should_stop is not None and should_stop():
                     stop = "cancelled"
+                    break
+                if should_pause is not None and should_pause():
+                    stop = (flush() if pending else None) or "paused"
+                    if stop == "paused" and checkpoint_path is not None:
+                        state = _pause_state(step, model, optimizer, scaler, pass_data, curve)
+                        save_checkpoint(checkpoint_path, state)
                     break
                 for group in optimizer.param_groups:
                     group["lr"] = lrs[step]

@@ -6,8 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled"]
-TrainStopReason = Literal["completed", "diverged", "cancelled"]
+RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled", "paused"]
+TrainStopReason = Literal["completed", "diverged", "cancelled", "paused"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
-"""The training loop: a scheduler step per batch, columnar records, epoch checkpoints."""
+"""The training loop: a scheduler step per batch, columnar records, epoch and pause checkpoints."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -93,6 +95,38 @@ def _resume(
     restore_rng(state.rng)
 
 
+def _data_state(data: DataSplits) -> dict[str, Any] | None:
+    return data.train.state_dict() if hasattr(data.train, "state_dict") else None
+
+
+def _state(
+    epoch: int,
+    step: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LRScheduler | None,
+    scaler: torch.amp.GradScaler | None,
+    data: dict[str, Any] | None,
+    best: float | None,
+    batch: int = 0,
+    partial: dict[str, float] | None = None,
+) -> TrainingState:
+    """A checkpoint of training now: `epoch` epochs and `batch` batches of the next done."""
+    return TrainingState(
+        epoch=epoch,
+        step=step,
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        scheduler=None if scheduler is None else scheduler.state_dict(),
+        scaler=None if scaler is None else scaler.state_dict(),
+        rng=capture_rng(),
+        data=data,
+        best_val_accuracy=best,
+        batch=batch,
+        partial=partial,
+    )
+
+
 def train(
     model: nn.Module,
     data: DataSplits,
@@ -106,12 +140,17 @@ def train(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_pause: Callable[[], bool] | None = None,
     checkpoint_path: Path | None = None,
     resume: TrainingState | None = None,
     scaler: torch.amp.GradScaler | None = None,
     chunk_size: int = 256,
 ) -> TrainResult:
-    """Train for spec.epochs (epochs count from 0), stepping the scheduler after every batch."""
+    """Train for spec.epochs (epochs count from 0), stepping the scheduler after every batch.
+
+    `should_stop` ends training before the next batch ("cancelled"); `should_pause` too, after writing a
+    checkpoint at that batch ("paused"), from which `resume` continues exactly as if never interrupted.
+    """
     dev = resolve_device(device, model)
     model.to(dev)
     if spec.channels_last:
@@ -119,23 +158,29 @@ def train(
     scaler = scaler if scaler is not None else make_scaler(dev, spec.amp)
     per_epoch = len(data.train)
     total_steps = spec.epochs * per_epoch
-    start_epoch, step, best = 0, 0, None
+    start_epoch, step, best, skip, partial = 0, 0, None, 0, None
     if resume is not None:
         _resume(resume, model, optimizer, scheduler, scaler, data)
         start_epoch, step, best = resume.epoch, resume.step, resume.best_val_accuracy
+        skip, partial = resume.batch, resume.partial
     pending = _Pending()
     final: EpochRecord | None = None
     stop: TrainStopReason = "completed"
     completed = start_epoch
     for epoch in range(start_epoch, spec.epochs):
         model.train()
+        epoch_data = _data_state(data)  # this epoch's batch order, for a checkpoint taken inside it
         # sums stay on the device: an .item() per batch would sync the GPU every step
-        loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
-        correct = torch.zeros((), device=dev, dtype=torch.int64)
-        seen = 0
-        for x, y in data.train:
+        loss_sum = torch.tensor((partial or {}).get("loss_sum", 0.0), device=dev, dtype=torch.float64)
+        correct = torch.tensor(int((partial or {}).get("correct", 0)), device=dev, dtype=torch.int64)
+        seen, batch = int((partial or {}).get("seen", 0)), skip
+        # a resumed epoch draws its batches again from the epoch's start and skips those already trained
+        for x, y in itertools.islice(data.train, skip, None):
             if should_stop is not None and should_stop():
                 stop = "cancelled"
+                break
+            if should_pause is not None and should_pause():
+                stop = "paused"
                 break
             x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
             if spec.channels_last:
@@ -156,14 +201,20 @@ def train(
             pending.lrs.append(lr)
             pending.losses.append(batch_loss)
             step += 1
+            batch += 1
             if len(pending.losses) >= chunk_size:
                 if pending.flush(on_batches):
                     stop = "diverged"
                     break
                 if on_progress is not None:
                     on_progress(Progress(step, total_steps, epoch))
-        if pending.flush(on_batches) and stop == "completed":
+        skip, partial = 0, None
+        if pending.flush(on_batches) and stop in ("completed", "paused"):
             stop = "diverged"
+        if stop == "paused" and checkpoint_path is not None:
+            sums = {"loss_sum": float(loss_sum.item()), "correct": float(correct.item()), "seen": float(seen)}
+            state = _state(epoch, step, model, optimizer, scheduler, scaler, epoch_data, best, batch, sums)
+            save_checkpoint(checkpoint_path, state)
         if stop != "completed":
             break
         val_loss, val_accuracy = _evaluate(model, data.val, loss_fn, dev, spec.amp, spec.channels_last)
@@ -182,17 +233,7 @@ def train(
         if on_epoch is not None:
             on_epoch(final)
         if checkpoint_path is not None:
-            state = TrainingState(
-                epoch=epoch + 1,
-                step=step,
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                scheduler=None if scheduler is None else scheduler.state_dict(),
-                scaler=None if scaler is None else scaler.state_dict(),
-                rng=capture_rng(),
-                data=data.train.state_dict() if hasattr(data.train, "state_dict") else None,
-                best_val_accuracy=best,
-            )
+            state = _state(epoch + 1, step, model, optimizer, scheduler, scaler, _data_state(data), best)
             save_checkpoint(checkpoint_path, state)
         if on_progress is not None:
             on_progress(Progress(step, total_steps, epoch))

@@ -141,7 +141,11 @@ class Run(Labelled, Base):
     progress_epoch: Mapped[int | None]
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=2)
+    # Attempts handed back by a worker shutting down (a drain): counted apart, they use no retry.
+    drains: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     worker: Mapped[str | None] = mapped_column(String(200))
+    # Where the current or last attempt runs: node, process, device.
+    placement: Mapped[dict[str, Any] | None]
     callback_url: Mapped[str | None] = mapped_column(String(2000))
     delivery: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
@@ -151,6 +155,11 @@ class Run(Labelled, Base):
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     tag_rows: Mapped[list[RunTag]] = relationship(lazy="raise", passive_deletes=True)
+
+    @property
+    def failed_attempts(self) -> int:
+        """Attempts that used up a retry: every start but those handed back in a drain."""
+        return self.attempt - self.drains
 
     __table_args__ = (
         UniqueConstraint("owner", "idempotency_key", name="uq_runs_owner_idempotency_key"),

@@ -24,7 +24,7 @@ TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.CANCELLING: frozenset({RunStatus.RUNNING}),
     RunStatus.CANCELLED: frozenset({RunStatus.QUEUED, RunStatus.CANCELLING}),
     RunStatus.LOST: frozenset({RunStatus.RUNNING}),
-    RunStatus.QUEUED: frozenset({RunStatus.LOST}),
+    RunStatus.QUEUED: frozenset({RunStatus.LOST, RunStatus.RUNNING}),  # reaped, or drained (requeue_drained)
 }
 ACTIVE = (RunStatus.RUNNING, RunStatus.CANCELLING)
 
@@ -70,6 +70,7 @@ def new_run(
         callback_url=callback_url,
         max_attempts=max_attempts,
         attempt=0,
+        drains=0,
         progress_step=0,
         created_at=now,
         updated_at=now,
@@ -183,7 +184,7 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def start_run(*, session: Session, run_id: str, worker: str) -> bool:
+def start_run(*, session: Session, run_id: str, worker: str, placement: dict[str, Any] | None = None) -> bool:
     """queued → running for one worker; a duplicate delivery of the task finds nothing to do."""
     now = utcnow()
     return transition(
@@ -191,9 +192,29 @@ def start_run(*, session: Session, run_id: str, worker: str) -> bool:
         run_id=run_id,
         to=RunStatus.RUNNING,
         worker=worker,
+        placement=placement,
         started_at=now,
         heartbeat_at=now,
         attempt=Run.attempt + 1,
+    )
+
+
+def requeue_drained(*, session: Session, run_id: str, attempt: int) -> bool:
+    """running → queued for a run its own attempt handed back while its worker shut down (a drain).
+
+    The attempt number only ever grows (writes are fenced on it); the drain is counted in `drains` instead,
+    and attempts handed back that way do not count toward max_attempts. The run is left unsent for a relay
+    to send again, and the next worker resumes it from the checkpoint the drain wrote.
+    """
+    return transition(
+        session=session,
+        run_id=run_id,
+        to=RunStatus.QUEUED,
+        only_from={RunStatus.RUNNING},
+        of_attempt=attempt,
+        drains=Run.drains + 1,
+        worker=None,
+        dispatched_at=None,
     )
 
 
@@ -272,13 +293,13 @@ def reap(*, session: Session, run_id: str, heartbeat_timeout: float) -> bool:
         return False
     if not transition(session=session, run_id=run.id, to=RunStatus.LOST):
         return False
-    if run.attempt < run.max_attempts:
+    if run.failed_attempts < run.max_attempts:
         transition(session=session, run_id=run.id, to=RunStatus.QUEUED, dispatched_at=None, worker=None)
         return True
     error = {
         "code": "worker_lost",
         "title": "Worker lost",
-        "detail": f"{reason}; gave up after {run.attempt} attempt(s)",
+        "detail": f"{reason}; gave up after {run.failed_attempts} attempt(s)",
         "status": 500,
     }
     transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)

@@ -27,6 +27,20 @@ class ProgressOut(BaseModel):
     fraction: float | None
 
 
+class PlacementOut(BaseModel):
+    """Where a run's current or last attempt runs: the worker process, its host and pool slot, the device."""
+
+    worker: str = Field(description="Celery node name / process id, as in the worker's log")
+    host: str
+    pid: int
+    slot: int = Field(description="the pool process's index on its worker, kept when the process is replaced")
+    gpu: str | None = Field(
+        description="the CUDA devices the process sees (CUDA_VISIBLE_DEVICES): its own GPU"
+    )
+    device: Literal["cuda", "cpu"]
+    device_name: str
+
+
 class DeliveryOut(BaseModel):
     """How the webhook to the run's callback_url went."""
 
@@ -43,7 +57,8 @@ class RunOut(LabelsOut):
     kind: str
     status: str
     is_terminal: bool
-    attempt: int
+    attempt: int = Field(description="Deliveries of the run to a worker so far (drains included)")
+    drains: int = Field(description="Attempts handed back by a worker shutting down; they use no retry")
     max_attempts: int
     comparison_id: str | None
     variant: str | None
@@ -59,6 +74,7 @@ class RunOut(LabelsOut):
     delivery: DeliveryOut | None = Field(
         None, description="the webhook's outcome, for a run with a callback_url"
     )
+    placement: PlacementOut | None
 
 
 class RunPage(BaseModel):

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     job_soft_time_limit: int = 24 * 3600
     job_time_limit: int = 24 * 3600 + 600
     worker_torch_threads: int | None = None
+    # Set by `clr-service worker --gpus`: the CUDA device (a CUDA_VISIBLE_DEVICES entry) each pool process
+    # pins, by its index. Empty: no pinning (CPU, or a single process that sees every GPU).
+    worker_gpus: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A worker told to stop (SIGTERM) lets its job reach the next batch and checkpoint; a pool process still
+    # busy after this many seconds is killed and its run reaped as lost (compose: stop_grace_period above it).
+    drain_timeout: float = Field(default=60.0, gt=0)
 
     # Webhooks: a run's callback_url gets its summary once it ends, signed with HMAC-SHA256 under this secret.
     webhook_secret: SecretStr | None = None
@@ -83,7 +89,7 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", ":").split(":") if part]
         return value
 
-    @field_validator("webhook_allowed_networks", "webhook_allowed_hosts", mode="before")
+    @field_validator("webhook_allowed_networks", "webhook_allowed_hosts", "worker_gpus", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

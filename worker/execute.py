@@ -14,6 +14,7 @@ from store.db import transaction
 from store.jobspec import LRFindCreate, job_from_request
 from store.models import RunKind, RunStatus
 from store.settings import Settings
+from worker.devices import Slot, placement
 from worker.errors import diverged, problem_for
 from worker.jobs import JobContext, run_lr_find, run_train
 from worker.recorder import Recorder, Superseded
@@ -21,14 +22,27 @@ from worker.recorder import Recorder, Superseded
 log = logging.getLogger(__name__)
 
 
-def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, worker: str) -> str | None:
-    """Run `run_id` if it is still queued; returns the final status, or None for a duplicate delivery."""
+def execute(
+    run_id: str,
+    *,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker: str,
+    slot: Slot = Slot(index=0),  # noqa: B008 - frozen
+) -> str | None:
+    """Run `run_id` if still queued: the status it ended in (queued when drained), None if a duplicate."""
     with transaction(factory) as session:
-        if not runs.start_run(session=session, run_id=run_id, worker=worker):
+        run = runs.get_run(session=session, run_id=run_id)
+        started = run is not None and runs.start_run(
+            session=session,
+            run_id=run_id,
+            worker=worker,
+            placement=placement(slot, worker=worker, requested_device=run.request["device"]),
+        )
+        if run is None or not started:
             log.info("run %s is not queued any more: delivery ignored", run_id)
             return None
-        run = runs.get_run(session=session, run_id=run_id)
-        assert run is not None
+        session.refresh(run)  # the started attempt
         kind, request, attempt = run.kind, run.request, run.attempt
     context = JobContext.for_run(settings, run_id)
     poll_interval = min(1.0, settings.heartbeat_interval)
@@ -55,12 +69,19 @@ def execute(run_id: str, *, factory: sessionmaker[Session], settings: Settings, 
             torch.cuda.empty_cache()  # what a failed (say out-of-memory) job held must not starve the next
     status, values = outcome
     with transaction(factory) as session:
+        if status == RunStatus.QUEUED:
+            if runs.requeue_drained(session=session, run_id=run_id, attempt=attempt):
+                log.info("run %s handed back to the queue: its worker is shutting down", run_id)
+                return status
+            status, values = RunStatus.CANCELLED, {}  # a cancel came while it drained
         if not runs.transition(session=session, run_id=run_id, to=status, of_attempt=attempt, **values):
             log.warning("run %s could not move to %s (it was reaped or cancelled meanwhile)", run_id, status)
     return status
 
 
 def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, Any]]:
+    if result.stop_reason == "paused":
+        return RunStatus.QUEUED, {}
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, {"result": result.to_summary()}
     return RunStatus.SUCCEEDED, {"result": result.to_summary()}
@@ -68,6 +89,8 @@ def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, A
 
 def _finish_train(result: clr.TrainResult) -> tuple[RunStatus, dict[str, Any]]:
     summary = result.to_summary()
+    if result.stop_reason == "paused":
+        return RunStatus.QUEUED, {}
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, {"result": summary}
     if result.stop_reason == "diverged":
@@ -84,6 +107,8 @@ def _discard_unconfirmed_points(
     if kind == RunKind.TRAIN and context.checkpoint_path.exists():
         state = clr.load_checkpoint(context.checkpoint_path)
         step, epoch = state.step - 1, state.epoch - 1  # the checkpoint counts steps and epochs done
+    elif context.checkpoint_path.exists():
+        step = clr.load_range_checkpoint(context.checkpoint_path).step - 1
     with transaction(factory) as session:
         if (
             runs.record_progress(

@@ -9,6 +9,7 @@ from typing import Any
 import clr
 from store.jobspec import LRFindCreate, TrainCreate
 from store.settings import Settings
+from worker import drain
 from worker.recorder import Recorder
 
 
@@ -48,6 +49,9 @@ def run_lr_find(job: LRFindCreate, context: JobContext, recorder: Recorder) -> c
         on_chunk=on_chunk,
         on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
         should_stop=recorder.should_stop,
+        should_pause=drain.requested,
+        checkpoint_path=context.checkpoint_path,
+        resume_from=context.checkpoint_path if context.checkpoint_path.exists() else None,
     )
 
 
@@ -62,6 +66,7 @@ def training_callbacks(recorder: Recorder) -> dict[str, Any]:
         "on_epoch": lambda record: recorder.add_epoch(dataclasses.asdict(record)),
         "on_progress": lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
         "should_stop": recorder.should_stop,
+        "should_pause": drain.requested,
     }
 
 

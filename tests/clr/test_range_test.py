@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -127,6 +129,33 @@ def test_range_test_is_cancelled_by_should_stop(
     assert result.stop_reason == "cancelled"
     assert len(result.lrs) == 7
     assert sum(len(c.step) for c in chunks) == 7
+
+
+def test_a_range_test_paused_in_its_second_pass_resumes_exactly_as_an_uninterrupted_one(
+    tmp_path: Path,
+) -> None:
+    job = clr.RangeTestJob(
+        model=clr.ModelSpec("vanilla_cnn", {"width": 16}), dataset=clr.DatasetSpec("digits"),
+        optimizer=clr.OptimizerSpec("sgd_momentum"), batch_size=32, seed=0, device="cpu",
+        num_iter=100, end_lr=1.0,
+    )  # fmt: skip
+    full_chunks: list[clr.RangeChunk] = []
+    full = clr.find_lr(job, on_chunk=full_chunks.append)
+    asked = iter(range(1000))
+    chunks: list[clr.RangeChunk] = []
+    ckpt = tmp_path / "state.pt"
+    paused = clr.find_lr(
+        job, on_chunk=chunks.append, should_pause=lambda: next(asked) == 70, checkpoint_path=ckpt
+    )
+    state = clr.load_range_checkpoint(ckpt)
+    resumed = clr.find_lr(job, on_chunk=chunks.append, resume_from=ckpt)
+
+    assert paused.stop_reason == "paused"
+    assert state.step == 70  # in the second pass over the 44 batches
+    assert resumed == full
+    assert [p for c in chunks for p in zip(*dataclasses.astuple(c), strict=True)] == [
+        p for c in full_chunks for p in zip(*dataclasses.astuple(c), strict=True)
+    ]
 
 
 def test_linear_sweep_spaces_rates_evenly() -> None:

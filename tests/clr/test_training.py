@@ -154,6 +154,44 @@ def test_resuming_from_an_epoch_checkpoint_matches_an_uninterrupted_run(
     assert state_equal(full, resumed)
 
 
+def test_a_run_paused_mid_epoch_resumes_at_the_next_batch_exactly_as_an_uninterrupted_run(
+    tmp_path: Path, state_equal: Callable[..., bool]
+) -> None:
+    dataset = clr.DatasetSpec("digits")  # shuffled and augmented: the data order must be restored too
+    full_epochs: list[clr.EpochRecord] = []
+    full_chunks: list[clr.BatchChunk] = []
+    _fit(
+        dataset, 3, on_epoch=full_epochs.append, on_batches=full_chunks.append,
+        weights_path=tmp_path / "full.pt",
+    )  # fmt: skip
+    asked = iter(range(10_000))
+    epochs: list[clr.EpochRecord] = []
+    chunks: list[clr.BatchChunk] = []
+    ckpt = tmp_path / "run" / "state.pt"
+    paused = _fit(
+        dataset, 3, on_epoch=epochs.append, on_batches=chunks.append, checkpoint_path=ckpt,
+        should_pause=lambda: next(asked) == 57, weights_path=tmp_path / "paused.pt",
+    )  # fmt: skip
+    state = clr.load_checkpoint(ckpt)
+    resumed = _fit(
+        dataset, 3, on_epoch=epochs.append, on_batches=chunks.append, checkpoint_path=ckpt,
+        resume_from=ckpt, weights_path=tmp_path / "resumed.pt",
+    )  # fmt: skip
+
+    per_epoch = full_epochs[0].step
+    assert paused.stop_reason == "paused"
+    assert not (tmp_path / "paused.pt").exists()
+    assert (state.epoch, state.batch, state.step) == (57 // per_epoch, 57 % per_epoch, 57)
+    assert 0 < state.batch < per_epoch  # inside an epoch, not at its end
+    assert resumed.stop_reason == "completed"
+    assert epochs == full_epochs
+    assert [s for c in chunks for s in zip(c.step, c.epoch, c.lr, c.loss, strict=True)] == [
+        s for c in full_chunks for s in zip(c.step, c.epoch, c.lr, c.loss, strict=True)
+    ]
+    full = torch.load(tmp_path / "full.pt", weights_only=True)
+    assert state_equal(full, torch.load(tmp_path / "resumed.pt", weights_only=True))
+
+
 def test_checkpoint_round_trips_through_a_file(tmp_path: Path) -> None:
     state = clr.TrainingState(
         epoch=2, step=40, model={"w": torch.ones(2)}, optimizer={"state": {}, "param_groups": []},

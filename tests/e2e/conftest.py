@@ -20,6 +20,7 @@ import pytest
 from cli.main import relay_command, worker_command
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
+from tests.browser import chromium  # noqa: F401 - a fixture for the tests here
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -31,9 +31,10 @@ WAITING = sa.text(
 )
 
 
-@pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
+@pytest.fixture(scope="module")
+def engine(own_database: Callable[[str], str]) -> Iterator[Engine]:
+    """A database of these tests' own: the reaper here must meet no other test's silent runs."""
+    engine = make_engine(own_database("postgres"))
     yield engine
     engine.dispose()
 
