@@ -1,15 +1,16 @@
 """Learning-rate range tests and cyclical learning-rate training in plain PyTorch."""
 
-from clr.batches import Augment, InMemoryBatches
+from clr.batches import Augment, InMemoryBatches, Normalize
 from clr.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from clr.data import DatasetNotFoundError, DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.jobs import find_lr, fit
 from clr.models import WeightsNotFoundError, build_model, weights_file
 from clr.optimizers import build_optimizer
-from clr.range_test import range_test, sweep_lrs
+from clr.range_test import planned_lrs, range_test, sweep_lrs
 from clr.records import (
     BatchChunk,
+    DataInfo,
     EpochRecord,
     Progress,
     RangeChunk,
@@ -37,12 +38,14 @@ __all__ = [
     "Augment",
     "BatchChunk",
     "CyclicScheduler",
+    "DataInfo",
     "DataSplits",
     "DatasetNotFoundError",
     "DatasetSpec",
     "EpochRecord",
     "InMemoryBatches",
     "ModelSpec",
+    "Normalize",
     "OptimizerSpec",
     "Progress",
     "RangeChunk",
@@ -63,6 +66,7 @@ __all__ = [
     "load_dataset",
     "lr_at",
     "momentum_at",
+    "planned_lrs",
     "range_test",
     "resolve_device",
     "save_checkpoint",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 
 from clr.checkpoint import load_checkpoint
-from clr.data import DataSplits, load_dataset
+from clr.data import DEFAULT_MEMORY_BUDGET, DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.models import build_model
 from clr.optimizers import build_optimizer
@@ -31,9 +32,19 @@ def _setup(
     device: torch.device,
     data_roots: Sequence[Path],
     torch_home: Path | None,
+    cache_dir: Path | None,
+    memory_budget: int,
 ) -> tuple[DataSplits, nn.Module, torch.optim.Optimizer]:
     seed_everything(seed)
-    data = load_dataset(dataset, data_roots=data_roots, batch_size=batch_size, seed=seed, device=device)
+    data = load_dataset(
+        dataset,
+        data_roots=data_roots,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        cache_dir=cache_dir,
+        memory_budget=memory_budget,
+    )
     net = build_model(
         model, input_shape=data.input_shape, num_classes=data.num_classes, torch_home=torch_home
     )
@@ -52,6 +63,8 @@ def find_lr(
     device: str = "auto",
     data_roots: Sequence[Path] = (),
     torch_home: Path | None = None,
+    cache_dir: Path | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
     on_chunk: Callable[[RangeChunk], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -60,9 +73,9 @@ def find_lr(
     dev = resolve_device(device)
     data, net, opt = _setup(
         model, dataset, optimizer, batch_size=batch_size, seed=seed, device=dev, data_roots=data_roots,
-        torch_home=torch_home,
+        torch_home=torch_home, cache_dir=cache_dir, memory_budget=memory_budget,
     )  # fmt: skip
-    return run_range_test(
+    result = run_range_test(
         net,
         data.train,
         opt,
@@ -74,6 +87,7 @@ def find_lr(
         should_stop=should_stop,
         restore=False,
     )
+    return dataclasses.replace(result, data=data.info)
 
 
 def fit(
@@ -88,6 +102,8 @@ def fit(
     device: str = "auto",
     data_roots: Sequence[Path] = (),
     torch_home: Path | None = None,
+    cache_dir: Path | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
     on_batches: Callable[[BatchChunk], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -100,7 +116,7 @@ def fit(
     dev = resolve_device(device)
     data, net, opt = _setup(
         model, dataset, optimizer, batch_size=batch_size, seed=seed, device=dev, data_roots=data_roots,
-        torch_home=torch_home,
+        torch_home=torch_home, cache_dir=cache_dir, memory_budget=memory_budget,
     )  # fmt: skip
     config = schedule.resolved(
         batches_per_epoch=data.batches_per_epoch, total_steps=train.epochs * data.batches_per_epoch
@@ -128,4 +144,4 @@ def fit(
         tmp = weights_path.with_name(f".{weights_path.name}.{os.getpid()}.tmp")
         torch.save(net.state_dict(), tmp)
         os.replace(tmp, weights_path)
-    return result
+    return dataclasses.replace(result, data=data.info)

@@ -17,8 +17,11 @@ BoundDecay = Literal["none", "linear", "exponential"]
 StepMode = Literal["exp", "linear"]
 SuggestionRule = Literal["minimum", "steepest", "valley"]
 Amp = Literal["none", "bf16", "fp16"]
+Validation = Literal["test", "holdout"]
 
 CYCLIC_POLICIES = ("triangular", "triangular2", "exp_range", "cosine_restarts")
+TEST_SPLIT_SETS = ("cifar10", "mnist", "fashion_mnist")
+"""Sets that ship an official test split: by default they validate on it."""
 
 
 def check_choice(name: str, value: object, allowed: Collection[object]) -> None:
@@ -71,11 +74,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Which images to learn from and how to split and augment them."""
+    """Which images to learn from and how to split and augment them.
+
+    validation None means the official test split for TEST_SPLIT_SETS and a held-out val_fraction of the
+    training images for every other set; val_fraction only applies to "holdout". train_samples trains on a
+    seeded random subset of that many training images (all of them by default).
+    """
 
     name: DatasetName
     path: str | None = None
+    validation: Validation | None = None
     val_fraction: float = 0.2
+    train_samples: int | None = None
     augment: bool = True
     resize: int | None = None
     num_samples: int = 2000
@@ -86,13 +96,28 @@ class DatasetSpec:
         check_choice(
             "name", self.name, ("digits", "shapes", "cifar10", "mnist", "fashion_mnist", "imagefolder")
         )
+        if self.validation is not None:
+            check_choice("validation", self.validation, ("test", "holdout"))
+        if self.validation == "test" and self.name not in TEST_SPLIT_SETS:
+            raise ValueError(
+                f"validation='test' needs a set with a test split {list(TEST_SPLIT_SETS)}, got {self.name!r}"
+            )
         check_range("val_fraction", self.val_fraction, low=0.0, high=0.9, open_low=True)
+        if self.train_samples is not None:
+            check_int("train_samples", self.train_samples, low=2)
         if self.resize is not None:
             check_int("resize", self.resize, low=8, high=1024)
         check_int("num_samples", self.num_samples, low=20, high=1_000_000)
         check_int("image_size", self.image_size, low=8, high=512)
         if self.name == "imagefolder" and not self.path:
             raise ValueError(f"path is required for name='imagefolder', got {self.path!r}")
+
+    @property
+    def validation_split(self) -> Validation:
+        """The split that validates a run: the one asked for, else the set's own test split if it has one."""
+        if self.validation is not None:
+            return self.validation
+        return "test" if self.name in TEST_SPLIT_SETS else "holdout"
 
 
 @dataclass(frozen=True)
@@ -192,10 +217,17 @@ class ScheduleSpec:
 
 @dataclass(frozen=True)
 class RangeTestSpec:
-    """How to sweep the learning rate and read a suggestion off the loss curve."""
+    """How to sweep the learning rate and read a suggestion off the loss curve.
+
+    With past_end_lr the sweep goes on beyond end_lr at the same rate per step (the same factor for "exp",
+    the same increment for "linear") until the smoothed loss diverges, the rate would pass lr_cap, or the
+    sweep is twice its planned length; so a loss still falling at end_lr still gets a real minimum.
+    """
 
     start_lr: float = 1e-7
     end_lr: float = 0.1
+    past_end_lr: bool = False
+    lr_cap: float = 10.0
     num_iter: int | None = None
     epochs: float = 2.0
     step_mode: StepMode = "exp"
@@ -209,6 +241,9 @@ class RangeTestSpec:
         if not self.end_lr > self.start_lr:
             raise ValueError(f"end_lr must be greater than start_lr={self.start_lr!r}, got {self.end_lr!r}")
         check_range("end_lr", self.end_lr, low=0.0, open_low=True)
+        check_range("lr_cap", self.lr_cap, low=0.0, open_low=True)
+        if self.past_end_lr and not self.lr_cap > self.end_lr:
+            raise ValueError(f"lr_cap must be greater than end_lr={self.end_lr!r}, got {self.lr_cap!r}")
         if self.num_iter is not None:
             check_int("num_iter", self.num_iter, low=2)
         check_range("epochs", self.epochs, low=0.0, open_low=True)
