@@ -143,7 +143,9 @@ def plan_children(
     }
     children: list[PlannedChild] = []
     if bounds is None and spec.clr_bounds_from_lr_find:
-        lr_find = LRFindCreate(**base, seed=spec.seed)
+        # the first held variant's optimizer, swept past end_lr so the minimum rule finds a real minimum
+        optimizer = spec.held_variants[0].optimizer if spec.held_variants else OptimizerIn()
+        lr_find = LRFindCreate(**base, seed=spec.seed, optimizer=optimizer, past_end_lr=True)
         key = child_key(comparison_id, LR_FIND_VARIANT, 0)
         children.append(PlannedChild(key, "lr_find", lr_find.model_dump(mode="json")))
     for variant in chosen:

@@ -13,6 +13,8 @@ OptimizerName = Literal["sgd", "sgd_momentum", "adagrad", "rmsprop", "adam", "ad
 PolicyName = Literal["triangular", "triangular2", "exp_range", "one_cycle", "cosine_restarts", "constant"]
 Device = Literal["auto", "cpu", "cuda"]
 PATH_DATASETS = frozenset({"cifar10", "mnist", "fashion_mnist", "imagefolder"})
+Validation = Literal["test", "holdout"]
+TEST_SPLIT_SETS = ("cifar10", "mnist", "fashion_mnist")  # clr.specs.TEST_SPLIT_SETS, without importing torch
 
 
 class Strict(BaseModel):
@@ -26,6 +28,7 @@ class ModelIn(Strict):
     pretrained: bool = False
     trainable: Literal["all", "last_block", "head"] = "all"
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    width: int = Field(32, ge=1, le=1024, description="vanilla_cnn: channels of its first block")
 
 
 class DatasetIn(Strict):
@@ -33,7 +36,15 @@ class DatasetIn(Strict):
     path: str | None = Field(
         None, max_length=1000, description="Inside one of the data roots (CLR_DATA_ROOTS)"
     )
+    validation: Validation | None = Field(
+        None,
+        description=f"test: the set's official test split ({', '.join(TEST_SPLIT_SETS)}); holdout: "
+        "val_fraction of the training images; default: test where the set has one, else holdout",
+    )
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    train_samples: int | None = Field(
+        None, ge=2, le=10_000_000, description="Train on a seeded random subset of this many training images"
+    )
     augment: bool = True
     resize: int | None = Field(None, ge=8, le=512)
     num_samples: int = Field(2000, ge=100, le=200_000, description="shapes only")
@@ -46,6 +57,8 @@ class DatasetIn(Strict):
             raise ValueError("dataset.path is required for imagefolder: a directory inside a data root")
         if self.path and self.name not in PATH_DATASETS:
             raise ValueError(f"dataset.path is only allowed for {sorted(PATH_DATASETS)}, not {self.name!r}")
+        if self.validation == "test" and self.name not in TEST_SPLIT_SETS:
+            raise ValueError(f"validation 'test' needs one of {list(TEST_SPLIT_SETS)}, not {self.name!r}")
         return self
 
 
@@ -73,6 +86,12 @@ class JobIn(Strict):
 class LRFindCreate(JobIn):
     start_lr: float = Field(1e-7, gt=0.0)
     end_lr: float = Field(0.1, gt=0.0, le=100.0)
+    past_end_lr: bool = Field(
+        False,
+        description="Sweep on past end_lr at the same rate per step until the smoothed loss diverges, the "
+        "rate would pass lr_cap, or the sweep is twice its planned length",
+    )
+    lr_cap: float = Field(10.0, gt=0.0, le=100.0, description="Highest rate a past_end_lr sweep may reach")
     epochs: float = Field(2.0, gt=0.0)
     num_iter: int | None = Field(None, ge=2)
     step_mode: Literal["exp", "linear"] = "exp"
@@ -85,6 +104,8 @@ class LRFindCreate(JobIn):
     def _increasing_range(self) -> Self:
         if self.start_lr >= self.end_lr:
             raise ValueError(f"start_lr ({self.start_lr}) must be below end_lr ({self.end_lr})")
+        if self.past_end_lr and self.lr_cap <= self.end_lr:
+            raise ValueError(f"lr_cap ({self.lr_cap}) must be above end_lr ({self.end_lr}) with past_end_lr")
         return self
 
 

@@ -20,6 +20,8 @@ class JobContext:
     data_roots: tuple[Path, ...]
     torch_home: Path | None
     run_dir: Path
+    cache_dir: Path
+    memory_budget: int | None
 
     @classmethod
     def for_run(cls, settings: Settings, run_id: str) -> JobContext:
@@ -27,6 +29,8 @@ class JobContext:
             data_roots=tuple(settings.resolved_data_roots),
             torch_home=settings.torch_home,
             run_dir=settings.resolved_artifact_dir / run_id,
+            cache_dir=settings.resolved_cache_dir,
+            memory_budget=settings.data_memory_budget,
         )
 
     @property
@@ -38,7 +42,7 @@ class JobContext:
         return self.run_dir / "model.pt"
 
 
-def _common(request: dict[str, Any]) -> dict[str, Any]:
+def _common(request: dict[str, Any], context: JobContext) -> dict[str, Any]:
     optimizer = {k: v for k, v in request["optimizer"].items()}
     optimizer["betas"] = tuple(optimizer["betas"])
     return {
@@ -48,6 +52,10 @@ def _common(request: dict[str, Any]) -> dict[str, Any]:
         "batch_size": request["batch_size"],
         "seed": request["seed"],
         "device": request["device"],
+        "data_roots": context.data_roots,
+        "torch_home": context.torch_home,
+        "cache_dir": context.cache_dir,
+        **({} if context.memory_budget is None else {"memory_budget": context.memory_budget}),
     }
 
 
@@ -55,6 +63,8 @@ def run_lr_find(request: dict[str, Any], context: JobContext, recorder: Recorder
     names = (
         "start_lr",
         "end_lr",
+        "past_end_lr",
+        "lr_cap",
         "num_iter",
         "epochs",
         "step_mode",
@@ -63,16 +73,14 @@ def run_lr_find(request: dict[str, Any], context: JobContext, recorder: Recorder
         "base_lr_factor",
         "suggestion",
     )
-    spec = clr.RangeTestSpec(**{name: request[name] for name in names})
+    spec = clr.RangeTestSpec(**{name: request[name] for name in names if name in request})
 
     def on_chunk(chunk: clr.RangeChunk) -> None:
         recorder.add_points("range", dataclasses.asdict(chunk))
 
     return clr.find_lr(
-        **_common(request),
+        **_common(request, context),
         range_test=spec,
-        data_roots=context.data_roots,
-        torch_home=context.torch_home,
         on_chunk=on_chunk,
         on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
         should_stop=recorder.should_stop,
@@ -121,11 +129,9 @@ def run_train(request: dict[str, Any], context: JobContext, recorder: Recorder) 
     )
     context.run_dir.mkdir(parents=True, exist_ok=True)
     return clr.fit(
-        **_common(request),
+        **_common(request, context),
         schedule=schedule_spec(request["schedule"], request["optimizer"]["lr"]),
         train=train,
-        data_roots=context.data_roots,
-        torch_home=context.torch_home,
         **training_callbacks(recorder),
         checkpoint_path=context.checkpoint_path,
         resume_from=context.checkpoint_path if context.checkpoint_path.exists() else None,

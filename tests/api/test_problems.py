@@ -47,6 +47,18 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, 
             "base_lr (0.1) must be below max_lr (0.01)",
         ),
         ("/train", {"schedule": {"policy": "sawtooth"}}, ["body", "schedule", "policy"], "'triangular', "),
+        (
+            "/train",
+            {"dataset": {"name": "digits", "validation": "test"}},
+            ["body", "dataset"],
+            "validation 'test' needs one of ['cifar10', 'mnist', 'fashion_mnist'], not 'digits'",
+        ),
+        (
+            "/lr-find",
+            {"past_end_lr": True, "end_lr": 1.0, "lr_cap": 0.5},
+            ["body"],
+            "lr_cap (0.5) must be above end_lr (1.0)",
+        ),
     ],
 )
 async def test_invalid_bodies_are_422_validation_errors_with_pydantic_messages(
