@@ -77,3 +77,23 @@ def test_image_folder_loads_classes_from_subdirectories(tmp_path: Path) -> None:
     x, y = next(iter(data.train))
     assert x.shape == (4, 3, 16, 16)
     assert y.dtype == torch.int64
+
+
+def test_crops_of_uint8_images_pad_with_the_mean_colour_which_normalizes_to_zero() -> None:
+    x = torch.full((64, 3, 8, 8), 200, dtype=torch.uint8)
+    mean = torch.tensor([50.0, 100.0, 150.0]).view(1, 3, 1, 1)
+    normalize = clr.Normalize(mean, torch.full((1, 3, 1, 1), 25.0))
+    batches = clr.InMemoryBatches(
+        x,
+        torch.zeros(64),
+        64,
+        shuffle=False,
+        normalize=normalize,
+        augment=clr.Augment(padding=3, hflip=False),
+    )
+    (out, _) = next(iter(batches))
+    image_values = ((200 - mean) / 25).flatten()  # 6, 4, 2
+    padded = out != image_values.view(1, 3, 1, 1)
+    assert out.dtype == torch.float32
+    assert 0 < int(padded.sum()) < out.numel()
+    assert out[padded].abs().max() == 0
