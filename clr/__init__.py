@@ -2,7 +2,7 @@
 
 from clr.batches import Augment, InMemoryBatches, Normalize
 from clr.checkpoint import TrainingState, load_checkpoint, save_checkpoint
-from clr.data import DatasetNotFoundError, DataSplits, load_dataset
+from clr.data import DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.jobs import find_lr, fit
 from clr.models import WeightsNotFoundError, build_model, weights_file
@@ -20,6 +20,7 @@ from clr.records import (
 )
 from clr.schedules import CyclicScheduler, lr_at, momentum_at
 from clr.shapes import generate_shapes
+from clr.sources import DatasetNotFoundError
 from clr.specs import (
     CYCLIC_POLICIES,
     DatasetSpec,

@@ -20,13 +20,10 @@ from clr.folders import (
     decoded_images,
     scan_folder,
 )
-from clr.idx import DISTRIBUTION_DIRS, IDX_SETS, idx_folder, read_idx_set
 from clr.records import DataInfo
-from clr.shapes import generate_shapes
+from clr.sources import DatasetNotFoundError, Images, candidates, load_sets
 from clr.specs import DatasetSpec
 
-DEFAULT_DIRS = {"cifar10": "cifar10", "mnist": "mnist", "fashion_mnist": "fashion_mnist"}
-"""Folder each set is looked for in, under every data root, when its spec names no path."""
 AUGMENTATIONS: dict[str, Augment | None] = {
     "digits": None,  # a shifted 8x8 digit loses strokes, a mirrored one changes class
     "mnist": None,
@@ -39,10 +36,6 @@ FOLDER_SIDE = 224
 """Side images of a folder are resized to when the spec gives no resize."""
 STATS_SAMPLE = 500
 """Training images a streamed folder's normalization statistics are taken from."""
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The data a DatasetSpec names is not on disk."""
 
 
 class Batches(Protocol):
@@ -62,87 +55,6 @@ class DataSplits:
     input_shape: tuple[int, int, int]
     batches_per_epoch: int
     info: DataInfo
-
-
-@dataclass(frozen=True)
-class Images:
-    """Labelled images as stored, (N, C, H, W) uint8 or float in [0, 1], with int64 labels."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-
-def _candidates(name: str, path: str | None, data_roots: Sequence[Path]) -> list[Path]:
-    """Where a set may be: path (absolute, or under each data root), else its default folder under each."""
-    relative = Path(path) if path else Path(DEFAULT_DIRS.get(name, name))
-    return [relative] if relative.is_absolute() else [Path(root) / relative for root in data_roots]
-
-
-def _idx_images(folder: Path, part: str) -> Images | None:
-    arrays = read_idx_set(folder, part)
-    if arrays is None:
-        return None
-    x, y = arrays
-    return Images(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y))
-
-
-def _idx_sets(spec: DatasetSpec, data_roots: Sequence[Path]) -> tuple[Images, Images | None]:
-    """An MNIST-format set from a data root, else from where the distribution installs it."""
-    places = _candidates(spec.name, spec.path, data_roots)
-    if spec.path is None and spec.name in DISTRIBUTION_DIRS:
-        places.append(DISTRIBUTION_DIRS[spec.name])
-    folder = idx_folder(spec.name, places)
-    if folder is None and spec.download and places:
-        import torchvision.datasets as tvd
-
-        getattr(tvd, IDX_SETS[spec.name])(str(places[0]), train=True, download=True)
-        folder = idx_folder(spec.name, places[:1])
-    if folder is None:
-        hint = " (apt-get install dataset-fashion-mnist)" if spec.name == "fashion_mnist" else ""
-        raise DatasetNotFoundError(
-            f"dataset {spec.name!r}: no train-images-idx3-ubyte[.gz] in {[str(p) for p in places]}{hint}"
-        )
-    train = _idx_images(folder, "train")
-    assert train is not None  # idx_folder found its files
-    return train, _idx_images(folder, "test")
-
-
-def _cifar_sets(spec: DatasetSpec, data_roots: Sequence[Path]) -> tuple[Images, Images]:
-    import torchvision.datasets as tvd
-
-    places = _candidates(spec.name, spec.path, data_roots)
-    root = next((place for place in places if place.exists()), places[0] if places else None)
-    if root is None or (not root.exists() and not spec.download):
-        raise DatasetNotFoundError(
-            f"dataset {spec.name!r} not found at {root or 'a data root (none is set)'} "
-            "(set download=True to fetch it)"
-        )
-    parts = []
-    for train in (True, False):
-        try:
-            part = tvd.CIFAR10(str(root), train=train, download=spec.download)
-        except RuntimeError as error:
-            raise DatasetNotFoundError(
-                f"dataset {spec.name!r} not found or incomplete at {root}: {error}"
-            ) from error
-        x = torch.from_numpy(np.ascontiguousarray(part.data.transpose(0, 3, 1, 2)))
-        parts.append(Images(x, torch.as_tensor(part.targets, dtype=torch.int64)))
-    return parts[0], parts[1]
-
-
-def _sets(spec: DatasetSpec, data_roots: Sequence[Path], seed: int) -> tuple[Images, Images | None]:
-    """The training images and the official test images (None for sets without a test split)."""
-    if spec.name == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        x = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)
-        return Images(x, torch.from_numpy(digits.target.astype(np.int64))), None
-    if spec.name == "shapes":
-        return Images(*generate_shapes(spec.num_samples, spec.image_size, seed)), None
-    if spec.name == "cifar10":
-        return _cifar_sets(spec, data_roots)
-    return _idx_sets(spec, data_roots)
 
 
 def _split(n: int, spec: DatasetSpec, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,7 +104,7 @@ def load_dataset(
     dev = resolve_device(device)
     if spec.name == "imagefolder":
         return _folder(spec, data_roots, batch_size, seed, dev, cache_dir, memory_budget)
-    train, test = _sets(spec, data_roots, seed)
+    train, test = load_sets(spec, data_roots, seed)
     return _in_memory(spec, train, test, batch_size, seed, dev)
 
 
@@ -205,7 +117,7 @@ def _folder(
     cache_dir: Path | None,
     memory_budget: int,
 ) -> DataSplits:
-    root = next(iter(_candidates("imagefolder", spec.path, data_roots)), None)
+    root = next(iter(candidates("imagefolder", spec.path, data_roots)), None)
     if root is None or not root.is_dir():
         raise DatasetNotFoundError(f"image folder not found at {root or 'a data root (none is set)'}")
     index = scan_folder(root)
