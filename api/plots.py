@@ -48,7 +48,10 @@ def run_plot(*, session: Session, run: Run, fmt: PlotFormat) -> bytes:
     kind = "range" if run.kind == RunKind.LR_FIND else "batch"
     columns = overview.read_downsampled(session=session, run_id=run.id, series=kind, max_points=MAX_POINTS)
     if run.kind == RunKind.LR_FIND:
-        return save(range_test_figure(columns, run.result or {}, describe(run.request)), fmt)
+        past = run.request.get("end_lr") if run.request.get("past_end_lr") else None
+        return save(
+            range_test_figure(columns, run.result or {}, describe(run.request), past_end_lr=past), fmt
+        )
     epochs = series.read_epochs(session=session, run_id=run.id)
     schedule = run.request.get("schedule") or {}
     bounds = f" {schedule['base_lr']:.3g} to {schedule['max_lr']:.3g}" if schedule.get("max_lr") else ""
@@ -80,8 +83,13 @@ def informative_end(smoothed: np.ndarray) -> int:
     return int(smoothed.size) if above.size == 0 else lowest + int(above[0])
 
 
-def range_test_figure(columns: dict[str, np.ndarray], result: dict[str, Any], title: str) -> Figure:
-    """Raw loss faint behind the smoothed loss, each suggestion on the curve, accuracy below, warnings."""
+def range_test_figure(
+    columns: dict[str, np.ndarray], result: dict[str, Any], title: str, *, past_end_lr: float | None = None
+) -> Figure:
+    """Raw loss faint behind the smoothed loss, each suggestion on the curve, accuracy below, warnings.
+
+    past_end_lr: the end_lr a sweep went on past, marked where the planned sweep ended.
+    """
     lrs, losses, smoothed = columns["lr"], columns["loss"], columns["smoothed_loss"]
     figure = Figure(figsize=(8, 7.5), layout="constrained")
     loss_axes, accuracy_axes = figure.subplots(2, 1, sharex=True, height_ratios=(2.2, 1))
@@ -97,7 +105,15 @@ def range_test_figure(columns: dict[str, np.ndarray], result: dict[str, Any], ti
         loss_axes.axvspan(lrs[end], lrs[-1], color="0.5", alpha=0.15, hatch="//", linewidth=0)
         loss_axes.annotate(
             f"diverging: {smoothed.size - end} points\nabove the start (clipped)",
-            xy=(1.0, 0.97), xycoords="axes fraction", ha="right", va="top", fontsize="small", color="0.3",
+            xy=(0.995, 0.03), xycoords="axes fraction", ha="right", va="bottom", fontsize="small",
+            color="0.3",
+        )  # fmt: skip
+    if past_end_lr is not None:
+        for axes in (loss_axes, accuracy_axes):
+            axes.axvline(past_end_lr, color="0.4", linestyle=":", linewidth=1)
+        loss_axes.annotate(
+            f" end_lr {past_end_lr:g}: swept on past it", xy=(past_end_lr, 0.97),
+            xycoords=("data", "axes fraction"), ha="left", va="top", fontsize="small", color="0.3",
         )  # fmt: skip
     _suggestions(loss_axes, lrs, smoothed, result)
     accuracy_axes.plot(lrs, columns["accuracy"], color="tab:green", alpha=0.25, linewidth=0.7)

@@ -108,7 +108,9 @@ def test_a_range_test_figure_clips_the_diverging_tail_and_puts_every_suggestion_
         "suggested_base_lr": 0.005,
         "warnings": ["the rules disagree by 30x: the curve is noisy"],
     }
-    figure = range_test_figure(_diverging_range_test(), result, "vanilla_cnn on fashion_mnist, sgd_momentum")
+    figure = range_test_figure(
+        _diverging_range_test(), result, "vanilla_cnn on fashion_mnist, sgd_momentum", past_end_lr=0.1
+    )
     loss_axes, accuracy_axes = figure.axes
 
     assert "vanilla_cnn on fashion_mnist, sgd_momentum" in loss_axes.get_title()
@@ -116,6 +118,7 @@ def test_a_range_test_figure_clips_the_diverging_tail_and_puts_every_suggestion_
     assert 0.3 < low < 0.5
     assert 2.3 < high < 2.6  # the informative part, not the tail's 50
     assert any("diverging" in text.get_text() for text in loss_axes.texts)
+    assert any("end_lr 0.1: swept on past it" in text.get_text() for text in loss_axes.texts)
     points = {line.get_label(): line for line in loss_axes.lines if line.get_linestyle() == "None"}
     lowest = "lowest smoothed loss 0.5 at 0.886"
     assert set(points) == {"minimum: 0.03 (suggested max_lr)", "steepest: 0.001", lowest}
