@@ -63,7 +63,7 @@ def test_reaper_requeue_counts_the_run_again(session: Session) -> None:
     assert queued(session, owner) == 0
     old = runs.utcnow() - timedelta(seconds=120)
     session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-    assert reap_all(session) == [run.id]
+    assert reap_all(session, run.id) == [run.id]
     assert queued(session, owner) == 1
 
 

@@ -23,9 +23,12 @@ def new_run(session: Session, owner: str = "team-a", **extra: object) -> Run:
     )
 
 
-def reap_all(session: Session) -> list[str]:
-    """What the supervisor does (a transaction per run there); the ids queued again."""
-    silent = runs.silent_runs(session=session, heartbeat_timeout=60)
+def reap_all(session: Session, *mine: str) -> list[str]:
+    """What the supervisor does (a transaction per run there) to this test's runs; the ids queued again.
+
+    The database is shared: runs other tests left running long ago are silent too, and not this test's.
+    """
+    silent = [run_id for run_id in runs.silent_runs(session=session, heartbeat_timeout=60) if run_id in mine]
     return [run_id for run_id in silent if runs.reap(session=session, run_id=run_id, heartbeat_timeout=60)]
 
 
@@ -82,7 +85,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
         assert runs.start_run(session=session, run_id=run.id, worker=f"w{attempt}")
         old = runs.utcnow() - timedelta(seconds=120)
         session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=old))
-        requeued = reap_all(session)
+        requeued = reap_all(session, run.id)
         assert requeued == ([run.id] if attempt == 1 else [])
     session.refresh(run)
     assert run.status == RunStatus.FAILED
@@ -93,7 +96,7 @@ def test_reaper_requeues_silent_runs_then_fails_them_after_max_attempts(session:
 def test_reaper_leaves_runs_with_fresh_heartbeats(session: Session) -> None:
     run = new_run(session)
     runs.start_run(session=session, run_id=run.id, worker="w")
-    assert reap_all(session) == []
+    assert reap_all(session, run.id) == []
     assert status_of(session, run.id) == RunStatus.RUNNING
 
 
