@@ -200,8 +200,7 @@ def comparison_figure(curves: ComparisonCurves, request: dict[str, Any], fmt: Pl
     split = dataset.get("validation") or ("test" if dataset["name"] in TEST_SPLIT_SETS else "holdout")
     model = request["model"]["name"] + _width(request["model"])
     figure.suptitle(
-        f"{model} on {dataset['name']}, validated on the {split} split, batch {request['batch_size']}, "
-        f"{request['repeats']} seeds"
+        f"{model} on {dataset['name']}, batch {request['batch_size']}, {request['repeats']} seeds"
     )
     val_axes, train_axes = figure.subplots(1, 2, sharey=True)
     for index, (name, variant) in enumerate(sorted(curves.variants.items())):
@@ -214,7 +213,9 @@ def comparison_figure(curves: ComparisonCurves, request: dict[str, Any], fmt: Pl
         _band(val_axes, epochs, variant.mean["val_accuracy"], variant.std["val_accuracy"], label, colour)
         _band(train_axes, epochs, variant.mean["train_accuracy"], variant.std["train_accuracy"], name, colour)
     val_axes.set(
-        xlabel="epoch (from 0)", ylabel="validation accuracy", title="Validation accuracy (mean ± std)"
+        xlabel="epoch (from 0)",
+        ylabel="validation accuracy",
+        title=f"Validation on the {split} split (mean ± std)",
     )
     train_axes.set(
         xlabel="epoch (from 0)", ylabel="training accuracy", title="Training accuracy (mean ± std)"
