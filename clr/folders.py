@@ -60,9 +60,12 @@ def scan_folder(root: Path) -> FolderIndex:
 
 def decode_image(path: str, size: int) -> np.ndarray:
     """One image as (3, size, size) uint8 RGB; a large JPEG is already scaled down while decoding."""
-    with Image.open(path) as image:
-        image.draft("RGB", (size, size))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when still >= size
-        rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (size, size))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when still >= size
+            rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"image folder: cannot decode {path}: {error}") from error
     return np.asarray(rgb).transpose(2, 0, 1)
 
 

@@ -98,3 +98,12 @@ def test_a_missing_or_one_class_folder_is_reported_as_missing_data(tmp_path: Pat
     with pytest.raises(clr.DatasetNotFoundError, match="two classes"):
         load(tmp_path / "one", None)
     assert os.listdir(tmp_path / "one") == ["only"]
+
+
+def test_a_file_that_does_not_decode_is_named_and_leaves_no_cache_behind(tmp_path: Path) -> None:
+    root, cache = make_folder(tmp_path / "images"), tmp_path / "cache"
+    (root / "red" / "broken.jpg").write_bytes(b"not a jpeg")
+
+    with pytest.raises(ValueError, match=r"cannot decode .*broken\.jpg"):
+        load(root, cache)
+    assert list(cache.iterdir()) == []
