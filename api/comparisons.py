@@ -65,6 +65,8 @@ class VariantSummary(BaseModel):
     runs: int
     best_val_accuracy_mean: float | None
     best_val_accuracy_std: float | None
+    final_val_accuracy_mean: float | None
+    final_val_accuracy_std: float | None
 
 
 class ComparisonCurves(BaseModel):
@@ -192,14 +194,19 @@ def curves(*, session: Session, comparison: Comparison) -> ComparisonCurves:
                 mean[name].append(m)
                 std[name].append(s)
         variants[variant] = VariantCurves(runs=len(run_ids), epoch=epochs, mean=mean, std=std)
-        best = [
-            max(vals)
+        accuracies = [
+            vals
             for run_id in run_ids
             if (vals := [r.val_accuracy for r in rows[run_id] if r.val_accuracy is not None])
         ]
-        best_mean, best_std = _mean_std(best)
+        best_mean, best_std = _mean_std([max(vals) for vals in accuracies])
+        final_mean, final_std = _mean_std([vals[-1] for vals in accuracies])
         summary[variant] = VariantSummary(
-            runs=len(run_ids), best_val_accuracy_mean=best_mean, best_val_accuracy_std=best_std
+            runs=len(run_ids),
+            best_val_accuracy_mean=best_mean,
+            best_val_accuracy_std=best_std,
+            final_val_accuracy_mean=final_mean,
+            final_val_accuracy_std=final_std,
         )
     status = overall_status(comparison, found)
     return ComparisonCurves(comparison_id=comparison.id, status=status, variants=variants, summary=summary)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark of the README's "Performance" section, one after the other (about 7 minutes on 2 cores).
+# Every benchmark of the README's "Performance" section, one after the other (about 7 minutes on 2 cores,
+# and the image folders' 14 under load).
 # Needs PostgreSQL on 127.0.0.1:5432 (CLR_BENCH_POSTGRES_URL), Redis on 127.0.0.1:6379 db 12
 # (CLR_BENCH_REDIS_URL) and wrk, which is installed here when missing and running as root.
 set -euo pipefail
@@ -29,3 +30,4 @@ run benchmarks.curves_read       # targets 2 and 3
 run benchmarks.api_load          # target 4
 run benchmarks.train_speed       # target 5
 run benchmarks.job_start         # target 6
+run benchmarks.image_folder      # image folders: cached vs ImageFolder + DataLoader

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.batches import Augment as Augment
     from clr.batches import InMemoryBatches as InMemoryBatches
+    from clr.batches import Normalize as Normalize
     from clr.checkpoint import RangeTestState as RangeTestState
     from clr.checkpoint import TrainingState as TrainingState
     from clr.checkpoint import load_checkpoint as load_checkpoint
     from clr.checkpoint import load_range_checkpoint as load_range_checkpoint
     from clr.checkpoint import save_checkpoint as save_checkpoint
-    from clr.data import DatasetNotFoundError as DatasetNotFoundError
     from clr.data import DataSplits as DataSplits
     from clr.data import load_dataset as load_dataset
     from clr.device import resolve_device as resolve_device
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.fields import param as param
     from clr.jobs import find_lr as find_lr
     from clr.jobs import fit as fit
+    from clr.lr_range_test import planned_lrs as planned_lrs
     from clr.lr_range_test import range_test as range_test
     from clr.lr_range_test import sweep_lrs as sweep_lrs
     from clr.models import WeightsNotFoundError as WeightsNotFoundError
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.plugins import PluginNotFoundError as PluginNotFoundError
     from clr.plugins import model_plugins as model_plugins
     from clr.records import BatchChunk as BatchChunk
+    from clr.records import DataInfo as DataInfo
     from clr.records import EpochRecord as EpochRecord
     from clr.records import Progress as Progress
     from clr.records import RangeChunk as RangeChunk
@@ -47,6 +49,7 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.schedules import lr_at as lr_at
     from clr.schedules import momentum_at as momentum_at
     from clr.shapes import generate_shapes as generate_shapes
+    from clr.sources import DatasetNotFoundError as DatasetNotFoundError
     from clr.specs import CYCLIC_POLICIES as CYCLIC_POLICIES
     from clr.specs import DatasetSpec as DatasetSpec
     from clr.specs import JobSpec as JobSpec
@@ -64,7 +67,7 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.training import train as train
 
 _MODULES = {
-    "clr.batches": ("Augment", "InMemoryBatches"),
+    "clr.batches": ("Augment", "InMemoryBatches", "Normalize"),
     "clr.checkpoint": (
         "RangeTestState",
         "TrainingState",
@@ -72,16 +75,17 @@ _MODULES = {
         "load_range_checkpoint",
         "save_checkpoint",
     ),
-    "clr.data": ("DatasetNotFoundError", "DataSplits", "load_dataset"),
+    "clr.data": ("DataSplits", "load_dataset"),
     "clr.device": ("resolve_device", "seed_everything"),
     "clr.fields": ("SpecError", "param"),
     "clr.jobs": ("find_lr", "fit"),
     "clr.models": ("WeightsNotFoundError", "build_model", "weights_file"),
     "clr.optimizers": ("build_optimizer",),
     "clr.plugins": ("ModelInput", "ModelPlugin", "PluginError", "PluginNotFoundError", "model_plugins"),
-    "clr.lr_range_test": ("range_test", "sweep_lrs"),
+    "clr.lr_range_test": ("planned_lrs", "range_test", "sweep_lrs"),
     "clr.records": (
         "BatchChunk",
+        "DataInfo",
         "EpochRecord",
         "Progress",
         "RangeChunk",
@@ -91,6 +95,7 @@ _MODULES = {
     ),
     "clr.schedules": ("CyclicScheduler", "lr_at", "momentum_at"),
     "clr.shapes": ("generate_shapes",),
+    "clr.sources": ("DatasetNotFoundError",),
     "clr.specs": (
         "CYCLIC_POLICIES",
         "DatasetSpec",

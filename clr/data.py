@@ -1,29 +1,41 @@
-"""Datasets: bundled, generated, torchvision and image folders, split, normalized and batched."""
+"""Datasets: bundled, generated, MNIST-format, CIFAR-10 and image folders, split, normalized and batched."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
 
-from clr.batches import Augment, InMemoryBatches
+from clr.batches import Augment, InMemoryBatches, Normalize
 from clr.device import resolve_device
-from clr.paths import confined
-from clr.shapes import generate_shapes
+from clr.folders import (
+    FolderIndex,
+    StreamedBatches,
+    decode_image,
+    decode_threads,
+    decoded_images,
+    scan_folder,
+)
+from clr.records import DataInfo
+from clr.sources import DatasetNotFoundError, Images, candidates, load_sets
 from clr.specs import DatasetSpec
 
-TORCHVISION_SETS = {"cifar10": "CIFAR10", "mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
-DEFAULT_DIRS = {"cifar10": "cifar10", "mnist": "mnist", "fashion_mnist": "fashion_mnist"}
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The data a DatasetSpec names is not on disk."""
+AUGMENTATIONS: dict[str, Augment | None] = {
+    "digits": None,  # a shifted 8x8 digit loses strokes, a mirrored one changes class
+    "mnist": None,
+    "fashion_mnist": Augment(padding=0, hflip=True),  # a mirrored garment is the same garment
+}
+"""Training augmentation by set; any other set: a random crop after padding 1/8 of its side, and h-flips."""
+DEFAULT_MEMORY_BUDGET = 4 * 2**30
+"""Bytes an image folder may take decoded (uint8) to be cached and held in memory instead of streamed."""
+FOLDER_SIDE = 224
+"""Side images of a folder are resized to when the spec gives no resize."""
+STATS_SAMPLE = 500
+"""Training images a streamed folder's normalization statistics are taken from."""
 
 
 class Batches(Protocol):
@@ -42,71 +54,34 @@ class DataSplits:
     num_classes: int
     input_shape: tuple[int, int, int]
     batches_per_epoch: int
+    info: DataInfo
 
 
-def _resolve_path(name: str, path: str | None, data_roots: Sequence[Path]) -> Path:
-    """First existing candidate for path under the data roots (or path itself if absolute).
-
-    With data roots (as the worker always has), a given path is confined to them here too, where the data is
-    read: a link made after submit that leads out of them is refused (OutsideDataRootsError).
-    """
-    relative = Path(path) if path else Path(DEFAULT_DIRS.get(name, name))
-    if path and data_roots:
-        candidates = confined(path, data_roots)
-    else:
-        candidates = [relative] if relative.is_absolute() else [Path(root) / relative for root in data_roots]
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
-    if not candidates:
-        raise DatasetNotFoundError(
-            f"dataset {name!r} expected at {relative} under a data root, but none is set"
-        )
-    return candidates[0]
-
-
-def _load_arrays(
-    spec: DatasetSpec, data_roots: Sequence[Path], seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """All labelled images as float (N, C, H, W) in [0, 1] and int64 labels."""
-    if spec.name == "digits":
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        x = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)
-        return x, torch.from_numpy(digits.target.astype(np.int64))
-    if spec.name == "shapes":
-        return generate_shapes(spec.num_samples, spec.image_size, seed)
-    import torchvision.datasets as tvd
-
-    root = _resolve_path(spec.name, spec.path, data_roots)
-    if not root.exists() and not spec.download:
-        raise DatasetNotFoundError(
-            f"dataset {spec.name!r} not found at {root} (set download=True to fetch it)"
-        )
-    try:
-        dataset = getattr(tvd, TORCHVISION_SETS[spec.name])(str(root), train=True, download=spec.download)
-    except RuntimeError as error:
-        raise DatasetNotFoundError(
-            f"dataset {spec.name!r} not found or incomplete at {root}: {error}"
-        ) from error
-    data = torch.as_tensor(np.asarray(dataset.data))
-    x = data.permute(0, 3, 1, 2) if data.ndim == 4 else data.unsqueeze(1)
-    return x.float().div_(255.0), torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)
-
-
-def _split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeded permutation cut into train and validation indices."""
+def _split(n: int, spec: DatasetSpec, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded permutation cut into train and held-out indices, the first cut to spec.train_samples."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = min(max(1, round(n * val_fraction)), n - 1)
-    return order[n_val:], order[:n_val]
+    n_val = min(max(1, round(n * spec.val_fraction)), n - 1)
+    return order[n_val:][: spec.train_samples], order[:n_val]
 
 
-def _augment_for(spec: DatasetSpec, size: int) -> Augment | None:
-    """Crop padding of 1/8 the image side; flips only where a mirror image keeps its class."""
+def channel_stats(x: torch.Tensor, indices: torch.Tensor) -> Normalize:
+    """Mean and std of each channel over the images indices picks, read a few thousand at a time."""
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for chunk in torch.split(indices.sort().values, 4096):
+        block = x[chunk].to(torch.float64)
+        total += block.sum(dim=(0, 2, 3))
+        squares += block.square().sum(dim=(0, 2, 3))
+    count = len(indices) * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-6)
+    return Normalize(mean.float().view(1, -1, 1, 1), std.float().view(1, -1, 1, 1))
+
+
+def _augment_for(spec: DatasetSpec, side: int) -> Augment | None:
     if not spec.augment:
         return None
-    return Augment(padding=max(1, size // 8), hflip=spec.name not in ("digits", "mnist", "fashion_mnist"))
+    return AUGMENTATIONS.get(spec.name, Augment(padding=max(1, side // 8), hflip=True))
 
 
 def load_dataset(
@@ -116,104 +91,102 @@ def load_dataset(
     batch_size: int,
     seed: int,
     device: str | torch.device | None = None,
+    cache_dir: Path | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> DataSplits:
-    """Load, split (seeded), normalize with train-split statistics and batch the data spec names."""
+    """Load, split (seeded), normalize with training statistics and batch the data spec names.
+
+    Image folders are decoded into cache_dir (kept across runs) when their decoded size fits memory_budget,
+    and streamed from disk otherwise.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    if spec.name == "imagefolder":
-        return _load_imagefolder(spec, data_roots, batch_size, seed, resolve_device(device))
     dev = resolve_device(device)
-    x, y = _load_arrays(spec, data_roots, seed)
-    train_idx, val_idx = _split(len(x), spec.val_fraction, seed)
-    mean = x[train_idx].mean(dim=(0, 2, 3), keepdim=True)
-    std = x[train_idx].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    x = ((x - mean) / std).to(dev)
-    y = y.to(dev)
-    train = InMemoryBatches(
-        x[train_idx.to(dev)],
-        y[train_idx.to(dev)],
-        batch_size,
-        shuffle=True,
-        seed=seed,
-        augment=_augment_for(spec, x.shape[-1]),
-        resize=spec.resize,
-        drop_last=True,
-    )
-    val = InMemoryBatches(
-        x[val_idx.to(dev)], y[val_idx.to(dev)], batch_size, shuffle=False, resize=spec.resize
-    )
-    side = spec.resize or x.shape[-1]
-    shape = (x.shape[1], side, side)
-    return DataSplits(train, val, int(y.max().item()) + 1, shape, len(train))
+    if spec.name == "imagefolder":
+        return _folder(spec, data_roots, batch_size, seed, dev, cache_dir, memory_budget)
+    train, test = load_sets(spec, data_roots, seed)
+    return _in_memory(spec, train, test, batch_size, seed, dev)
 
 
-class LoaderBatches:
-    """A DataLoader that moves batches to the device and checkpoints its shuffling generator."""
-
-    def __init__(self, loader: DataLoader[Any], generator: torch.Generator, device: torch.device) -> None:
-        self.loader, self.generator, self.device = loader, generator, device
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for x, y in self.loader:
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Shuffling generator state, for checkpoints."""
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the generator state saved by state_dict."""
-        self.generator.set_state(state["generator"])
-
-
-def _channel_stats(images: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
-    stacked = torch.stack(list(images))
-    return stacked.mean(dim=(0, 2, 3)).tolist(), stacked.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
-
-
-def _load_imagefolder(
-    spec: DatasetSpec, data_roots: Sequence[Path], batch_size: int, seed: int, device: torch.device
+def _folder(
+    spec: DatasetSpec,
+    data_roots: Sequence[Path],
+    batch_size: int,
+    seed: int,
+    dev: torch.device,
+    cache_dir: Path | None,
+    memory_budget: int,
 ) -> DataSplits:
-    """Class-per-folder images read by DataLoader workers, since they may not fit in memory."""
-    import torchvision.datasets as tvd
-    import torchvision.transforms.v2 as T
+    root = next(iter(candidates("imagefolder", spec.path, data_roots)), None)
+    if root is None or not root.is_dir():
+        raise DatasetNotFoundError(f"image folder not found at {root or 'a data root (none is set)'}")
+    index = scan_folder(root)
+    if len(index.classes) < 2:
+        raise DatasetNotFoundError(f"image folder {root} needs images of two classes, has {index.classes}")
+    side = spec.resize or FOLDER_SIDE
+    if index.decoded_bytes(side) > memory_budget:
+        return _streamed(spec, index, side, batch_size, seed, dev)
+    images = decoded_images(index, side, cache_dir)
+    train = Images(torch.from_numpy(images), torch.from_numpy(index.labels))
+    return _in_memory(spec, train, None, batch_size, seed, dev)
 
-    root = _resolve_path("imagefolder", spec.path, data_roots)
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"image folder not found at {root}")
-    size = spec.resize or 224
-    base = [T.ToImage(), T.Resize((size, size), antialias=True), T.ToDtype(torch.float32, scale=True)]
-    plain = tvd.ImageFolder(str(root), transform=T.Compose(base))
-    train_idx, val_idx = _split(len(plain), spec.val_fraction, seed)
-    sample = train_idx[: min(len(train_idx), 500)].tolist()
-    mean, std = _channel_stats(plain[i][0] for i in sample)
-    normalize = T.Normalize(mean, std)
-    augment = _augment_for(spec, size)
-    extra: list[Any] = []
-    if augment is not None:
-        extra = [T.RandomCrop(size, padding=augment.padding), T.RandomHorizontalFlip()]
-    train_set = tvd.ImageFolder(str(root), transform=T.Compose([*base, *extra, normalize]))
-    val_set = tvd.ImageFolder(str(root), transform=T.Compose([*base, normalize]))
-    generator = torch.Generator().manual_seed(seed)
-    workers = min(4, max(0, (os.cpu_count() or 1) - 1))
-    common: dict[str, Any] = {
-        "batch_size": batch_size,
-        "num_workers": workers,
-        "pin_memory": device.type == "cuda",
-        "persistent_workers": workers > 0,
-    }
-    train_loader = DataLoader(
-        Subset(train_set, train_idx.tolist()),
-        shuffle=True,
-        drop_last=len(train_idx) > batch_size,
-        generator=generator,
-        **common,
+
+def _in_memory(
+    spec: DatasetSpec, train: Images, test: Images | None, batch_size: int, seed: int, dev: torch.device
+) -> DataSplits:
+    validation = spec.validation_split
+    if validation == "test":
+        if test is None:
+            raise DatasetNotFoundError(
+                f"dataset {spec.name!r} has no test split where it was found; set validation='holdout'"
+            )
+        order = torch.randperm(len(train.x), generator=torch.Generator().manual_seed(seed))
+        train_idx = order[: spec.train_samples] if spec.train_samples else torch.arange(len(train.x))
+        val, val_idx = test, torch.arange(len(test.x))
+    else:
+        train_idx, val_idx = _split(len(train.x), spec, seed)
+        val = train
+    normalize = channel_stats(train.x, train_idx).to(dev)
+    x, y = train.x.to(dev), train.y.to(dev)
+    side = spec.resize or x.shape[-1]
+    train_batches = InMemoryBatches(
+        x, y, batch_size, shuffle=True, seed=seed, indices=train_idx, normalize=normalize,
+        augment=_augment_for(spec, x.shape[-1]), resize=spec.resize, drop_last=True,
+    )  # fmt: skip
+    val_batches = InMemoryBatches(
+        val.x.to(dev) if val is not train else x, val.y.to(dev) if val is not train else y, batch_size,
+        shuffle=False, indices=val_idx, normalize=normalize, resize=spec.resize,
+    )  # fmt: skip
+    num_classes = int(max(int(train.y.max()), int(val.y.max()))) + 1
+    info = DataInfo(validation, len(train_idx), len(val_idx))
+    return DataSplits(
+        train_batches, val_batches, num_classes, (x.shape[1], side, side), len(train_batches), info
     )
-    val_loader = DataLoader(Subset(val_set, val_idx.tolist()), shuffle=False, **common)
-    train = LoaderBatches(train_loader, generator, device)
-    val = LoaderBatches(val_loader, torch.Generator(), device)
-    shape = (int(plain[0][0].shape[0]), size, size)
-    return DataSplits(train, val, len(plain.classes), shape, len(train))
+
+
+def _streamed(
+    spec: DatasetSpec, index: FolderIndex, side: int, batch_size: int, seed: int, dev: torch.device
+) -> DataSplits:
+    """A folder too large for memory: DataLoader workers decode it batch by batch."""
+    train_idx, val_idx = _split(len(index.files), spec, seed)
+    sample = train_idx[:STATS_SAMPLE].tolist()
+    stats = torch.from_numpy(np.stack([decode_image(index.files[i], side) for i in sample]))
+    normalize = channel_stats(stats, torch.arange(len(sample))).to(dev)
+    workers = min(4, max(1, decode_threads() - 1))
+    train, val = (
+        StreamedBatches(
+            index,
+            indices,
+            size=side,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            device=dev,
+            normalize=normalize,
+            augment=_augment_for(spec, side) if shuffle else None,
+            workers=workers,
+        )
+        for indices, shuffle in ((train_idx, True), (val_idx, False))
+    )
+    info = DataInfo("holdout", len(train_idx), len(val_idx))
+    return DataSplits(train, val, len(index.classes), (3, side, side), len(train), info)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from clr.checkpoint import load_checkpoint, load_range_checkpoint
-from clr.data import DataSplits, load_dataset
+from clr.data import DEFAULT_MEMORY_BUDGET, DataSplits, load_dataset
 from clr.device import resolve_device, seed_everything
 from clr.lr_range_test import range_test as run_range_test
 from clr.models import build_model
@@ -21,15 +23,31 @@ from clr.specs import JobSpec, RangeTestJob, TrainJob
 from clr.training import train as run_train
 
 
+@dataclass(frozen=True)
+class DataPlaces:
+    """Where a job finds its data and weights and keeps decoded image folders (the worker's settings)."""
+
+    data_roots: Sequence[Path] = ()
+    torch_home: Path | None = None
+    cache_dir: Path | None = None
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+
+
 def _setup(
-    job: JobSpec, *, device: torch.device, data_roots: Sequence[Path], torch_home: Path | None
+    job: JobSpec, *, device: torch.device, where: DataPlaces
 ) -> tuple[DataSplits, nn.Module, torch.optim.Optimizer]:
     seed_everything(job.seed)
     data = load_dataset(
-        job.dataset, data_roots=data_roots, batch_size=job.batch_size, seed=job.seed, device=device
+        job.dataset,
+        data_roots=where.data_roots,
+        batch_size=job.batch_size,
+        seed=job.seed,
+        device=device,
+        cache_dir=where.cache_dir,
+        memory_budget=where.memory_budget,
     )
     net = build_model(
-        job.model, input_shape=data.input_shape, num_classes=data.num_classes, torch_home=torch_home
+        job.model, input_shape=data.input_shape, num_classes=data.num_classes, torch_home=where.torch_home
     )
     net.to(device)
     return data, net, build_optimizer(job.optimizer, net.parameters())
@@ -38,8 +56,7 @@ def _setup(
 def find_lr(
     job: RangeTestJob,
     *,
-    data_roots: Sequence[Path] = (),
-    torch_home: Path | None = None,
+    where: DataPlaces = DataPlaces(),
     on_chunk: Callable[[RangeChunk], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -52,8 +69,8 @@ def find_lr(
     A paused test (`should_pause`) leaves its checkpoint: resuming from it (`resume_from`) finishes the test.
     """
     dev = resolve_device(job.device)
-    data, net, opt = _setup(job, device=dev, data_roots=data_roots, torch_home=torch_home)
-    return run_range_test(
+    data, net, opt = _setup(job, device=dev, where=where)
+    result = run_range_test(
         net,
         data.train,
         opt,
@@ -68,13 +85,13 @@ def find_lr(
         resume=load_range_checkpoint(resume_from) if resume_from is not None else None,
         restore=False,
     )
+    return dataclasses.replace(result, data=data.info)
 
 
 def fit(
     job: TrainJob,
     *,
-    data_roots: Sequence[Path] = (),
-    torch_home: Path | None = None,
+    where: DataPlaces = DataPlaces(),
     on_batches: Callable[[BatchChunk], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -90,7 +107,7 @@ def fit(
     A paused run (`should_pause`) leaves its checkpoint and no weights: resuming from it finishes the job.
     """
     dev = resolve_device(job.device)
-    data, net, opt = _setup(job, device=dev, data_roots=data_roots, torch_home=torch_home)
+    data, net, opt = _setup(job, device=dev, where=where)
     config = job.schedule.resolved(
         batches_per_epoch=data.batches_per_epoch,
         total_steps=job.epochs * data.batches_per_epoch,
@@ -121,4 +138,4 @@ def fit(
         tmp = weights_path.with_name(f".{weights_path.name}.{os.getpid()}.tmp")
         torch.save(net.state_dict(), tmp)
         os.replace(tmp, weights_path)
-    return result
+    return dataclasses.replace(result, data=data.info)

@@ -33,6 +33,20 @@ def sweep_lrs(start: float, end: float, num: int, mode: Literal["exp", "linear"]
     return lrs
 
 
+def planned_lrs(spec: RangeTestSpec, num: int) -> list[float]:
+    """The sweep's rates: num from start_lr to end_lr, then with past_end_lr on at the same rate per step."""
+    lrs = sweep_lrs(spec.start_lr, spec.end_lr, num, spec.step_mode)
+    if not spec.past_end_lr:
+        return lrs
+    ratio, increment = lrs[-1] / lrs[-2], lrs[-1] - lrs[-2]
+    while len(lrs) < 2 * num:
+        following = lrs[-1] * ratio if spec.step_mode == "exp" else lrs[-1] + increment
+        if following > spec.lr_cap:
+            break
+        lrs.append(following)
+    return lrs
+
+
 @dataclass
 class _Curve:
     """The series so far and the bias-corrected moving average of the loss.
@@ -160,7 +174,7 @@ def range_test(
     scaler: torch.amp.GradScaler | None = None,
     chunk_size: int = 64,
 ) -> RangeTestResult:
-    """Train with a rate rising every batch from start_lr to end_lr; restore everything afterwards.
+    """Train with a rate rising every batch from start_lr to end_lr (or past it); restore everything after.
 
     `should_pause` ends the test before the next batch ("paused") after writing `checkpoint_path`, from which
     `resume` continues exactly as if never interrupted.
@@ -170,8 +184,10 @@ def range_test(
     per_epoch = len(batches)  # type: ignore[arg-type]
     if per_epoch == 0:
         raise ValueError("batches must yield at least one batch per pass, got an empty iterable")
-    num = spec.num_iter if spec.num_iter is not None else max(2, math.ceil(spec.epochs * per_epoch))
-    lrs = sweep_lrs(spec.start_lr, spec.end_lr, num, spec.step_mode)
+    lrs = planned_lrs(
+        spec, spec.num_iter if spec.num_iter is not None else max(2, math.ceil(spec.epochs * per_epoch))
+    )
+    num = len(lrs)
     snapshot = _snapshot(model, optimizer, scaler, batches) if restore else None
     amp: Literal["none", "fp16"] = "fp16" if scaler is not None and scaler.is_enabled() else "none"
     curve = _Curve(beta=spec.smoothing, threshold=spec.diverge_threshold)

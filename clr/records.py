@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from clr.specs import Validation
+
 RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled", "paused"]
 TrainStopReason = Literal["completed", "diverged", "cancelled", "paused"]
 
@@ -62,6 +64,15 @@ class Suggestion:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DataInfo:
+    """Which split validated a run and how many samples it trained and validated on."""
+
+    validation: Validation
+    train_samples: int
+    val_samples: int
+
+
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -78,6 +89,7 @@ class RangeTestResult:
     suggestions: dict[str, Suggestion] = field(default_factory=dict)
     suggested_max_lr: float | None = None
     suggested_base_lr: float | None = None
+    data: DataInfo | None = None
 
     def to_summary(self) -> dict[str, Any]:
         """Return a JSON-able summary without the series."""
@@ -93,6 +105,7 @@ class RangeTestResult:
             "start_lr": self.lrs[0] if self.lrs else None,
             "last_lr": self.lrs[-1] if self.lrs else None,
             "warnings": self.warnings(),
+            "data": None if self.data is None else asdict(self.data),
         }
 
     def warnings(self) -> list[str]:
@@ -125,6 +138,7 @@ class TrainResult:
     stop_reason: TrainStopReason
     final: EpochRecord | None
     best_val_accuracy: float | None
+    data: DataInfo | None = None
 
     def to_summary(self) -> dict[str, Any]:
         """Return a JSON-able summary."""
@@ -134,4 +148,5 @@ class TrainResult:
             "stop_reason": self.stop_reason,
             "final": None if self.final is None else asdict(self.final),
             "best_val_accuracy": self.best_val_accuracy,
+            "data": None if self.data is None else asdict(self.data),
         }

@@ -23,6 +23,7 @@ StepMode = Literal["exp", "linear"]
 SuggestionRule = Literal["minimum", "steepest", "valley"]
 Amp = Literal["none", "bf16", "fp16"]
 Device = Literal["auto", "cpu", "cuda"]
+Validation = Literal["test", "holdout"]
 
 CYCLIC_POLICIES = ("triangular", "triangular2", "exp_range", "cosine_restarts")
 # Which fields each optimizer and policy reads: the others must keep their defaults (discovery lists these).
@@ -46,6 +47,8 @@ POLICY_PARAMS: dict[str, tuple[str, ...]] = {
     "constant": _BOUNDS,
 }
 PATH_DATASETS = ("cifar10", "mnist", "fashion_mnist", "imagefolder")
+TEST_SPLIT_SETS = ("cifar10", "mnist", "fashion_mnist")
+"""Sets that ship an official test split: by default they validate on it."""
 DEFAULT_STEP_SIZE_EPOCHS = 2.0  # the CLR paper: a half cycle of 2 to 10 epochs
 MAX_LR = 100.0
 
@@ -76,8 +79,16 @@ class DatasetSpec:
         "for imagefolder, optional for cifar10, mnist and fashion_mnist",
         max_length=1000,
     )
+    validation: Validation | None = param(
+        None,
+        doc=f"test: the set's official test split ({', '.join(TEST_SPLIT_SETS)}); holdout: val_fraction of "
+        "the training images; default: test where the set has one, else holdout",
+    )
     val_fraction: float = param(
-        0.2, doc="Fraction of the training images held out for validation", gt=0.0, le=0.9
+        0.2, doc="Fraction of the training images held out for validation (holdout)", gt=0.0, le=0.9
+    )
+    train_samples: int | None = param(
+        None, doc="Train on a seeded random subset of this many training images (default: all)", ge=2
     )
     augment: bool = param(
         True, doc="Random crops (and flips where a mirror image keeps its class) in training"
@@ -95,6 +106,17 @@ class DatasetSpec:
             raise SpecError("path", f"path is required for name='imagefolder', got {self.path!r}")
         if self.path and self.name not in PATH_DATASETS:
             raise SpecError("path", f"path is only allowed for {list(PATH_DATASETS)}, not name={self.name!r}")
+        if self.validation == "test" and self.name not in TEST_SPLIT_SETS:
+            raise SpecError(
+                "validation", f"validation='test' needs a set with a test split {list(TEST_SPLIT_SETS)}"
+            )
+
+    @property
+    def validation_split(self) -> Validation:
+        """The split that validates a run: the one asked for, else the set's own test split if it has one."""
+        if self.validation is not None:
+            return self.validation
+        return "test" if self.name in TEST_SPLIT_SETS else "holdout"
 
 
 @dataclass(frozen=True)
@@ -237,7 +259,14 @@ class RangeTestSpec:
     """How to sweep the learning rate and read a suggestion off the loss curve."""
 
     start_lr: float = param(1e-7, doc="First rate of the sweep", gt=0.0, le=MAX_LR)
-    end_lr: float = param(0.1, doc="Last rate of the sweep", gt=0.0, le=MAX_LR)
+    end_lr: float = param(0.1, doc="Last rate of the sweep (see past_end_lr)", gt=0.0, le=MAX_LR)
+    past_end_lr: bool = param(
+        False,
+        doc="Sweep on past end_lr at the same rate per step until the smoothed loss diverges, the rate would "
+        "pass lr_cap, or the sweep is twice its planned length: a loss still falling at end_lr gets a real "
+        "minimum",
+    )
+    lr_cap: float = param(10.0, doc="Highest rate a past_end_lr sweep may reach", gt=0.0, le=MAX_LR)
     num_iter: int | None = param(None, doc="Steps of the sweep; default epochs x batches per epoch", ge=2)
     epochs: float = param(2.0, doc="Length of the sweep in epochs when num_iter is not given", gt=0.0)
     step_mode: StepMode = param("exp", doc="Rates spaced geometrically (exp) or evenly (linear)")
@@ -255,6 +284,8 @@ class RangeTestSpec:
         check_fields(self)
         if not self.end_lr > self.start_lr:
             raise SpecError("end_lr", f"end_lr must be above start_lr={self.start_lr!r}, got {self.end_lr!r}")
+        if self.past_end_lr and not self.lr_cap > self.end_lr:
+            raise SpecError("lr_cap", f"lr_cap must be above end_lr={self.end_lr!r}, got {self.lr_cap!r}")
 
 
 @dataclass(frozen=True)

@@ -137,10 +137,13 @@ def plan_children(
     }
     children: list[PlannedChild] = []
     if bounds is None and spec.clr_bounds_from_lr_find:
+        # the first held variant's optimizer, swept past end_lr so the minimum rule finds a real minimum
+        optimizer = spec.held_variants[0].optimizer if spec.held_variants else OptimizerSpec("sgd")
         try:
-            children.append(PlannedChild(LR_FIND_VARIANT, 0, LRFindCreate(**common, seed=spec.seed)))
+            lr_find = LRFindCreate(**common, seed=spec.seed, optimizer=optimizer, past_end_lr=True)
         except ValidationError as error:
             raise ChildNotAJob(LR_FIND_VARIANT, error) from error
+        children.append(PlannedChild(LR_FIND_VARIANT, 0, lr_find))
     for variant in spec.variants:
         waits = variant.name in held
         if not (waits if bounds is not None else not waits or with_held):

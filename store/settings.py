@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     torch_home: Path | None = None
     artifact_dir: Path | None = None
     queue: str = "gpu"
+    # Bytes an image folder may take decoded (uint8) to be cached under $CLR_HOME/cache and held in memory
+    # (on the training device); a larger folder streams from disk through DataLoader worker processes.
+    data_memory_budget: int | None = Field(default=None, ge=0)  # None: clr's DEFAULT_MEMORY_BUDGET
 
     # Limits enforced at submit time.
     max_epochs: int = 500
@@ -117,6 +120,11 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_dir(self) -> Path:
         return (self.artifact_dir or self.home / "artifacts").resolve()
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        """Decoded image folders, kept across runs and named by their contents."""
+        return (self.home / "cache" / "images").resolve()
 
     @property
     def visibility_timeout(self) -> int:

@@ -8,21 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unavailable
+from tests.conftest import apt_install
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium, installed with apt-get when missing."""
-    if shutil.which("chromium") is None:
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, capture_output=True, check=False, timeout=900).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False, timeout=300)
-            subprocess.run(install, capture_output=True, check=False, timeout=900)
-    path = shutil.which("chromium")
-    if path is None:
-        unavailable("chromium", FileNotFoundError("apt-get install chromium failed"))
-    return str(path)
+    apt_install("chromium", lambda: shutil.which("chromium") is not None)
+    return str(shutil.which("chromium"))
 
 
 def browse(chromium: str, profile: Path, url: str, *extra: str) -> str:

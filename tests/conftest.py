@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,28 @@ def unavailable(what: str, error: Exception) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def apt_install(package: str, installed: Callable[[], bool]) -> None:
+    """Install a Debian package with apt-get (as CI does, as root) unless `installed()` already holds."""
+    if installed():
+        return
+    install = ["apt-get", "install", "-y", "-q", package]
+    if subprocess.run(install, capture_output=True, check=False, timeout=900).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False, timeout=300)
+        subprocess.run(install, capture_output=True, check=False, timeout=900)
+    if not installed():
+        unavailable(package, FileNotFoundError(f"apt-get install {package} failed"))
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist() -> Path:
+    """Real Fashion-MNIST (60,000 training and 10,000 test images) from Debian's dataset-fashion-mnist."""
+    from clr.idx import DISTRIBUTION_DIRS
+
+    folder = DISTRIBUTION_DIRS["fashion_mnist"]
+    apt_install("dataset-fashion-mnist", lambda: (folder / "t10k-labels-idx1-ubyte.gz").is_file())
+    return folder
 
 
 def create_postgres_database(admin: Engine) -> str:

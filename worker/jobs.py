@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import clr
+from clr.jobs import DataPlaces
 from store.jobspec import LRFindCreate, TrainCreate
 from store.settings import Settings
 from worker import drain
@@ -17,17 +18,19 @@ from worker.recorder import Recorder
 class JobContext:
     """Where a job reads its data and writes its files."""
 
-    data_roots: tuple[Path, ...]
-    torch_home: Path | None
+    places: DataPlaces
     run_dir: Path
 
     @classmethod
     def for_run(cls, settings: Settings, run_id: str) -> JobContext:
-        return cls(
+        budget = settings.data_memory_budget
+        places = DataPlaces(
             data_roots=tuple(settings.resolved_data_roots),
             torch_home=settings.torch_home,
-            run_dir=settings.resolved_artifact_dir / run_id,
+            cache_dir=settings.resolved_cache_dir,
+            **({} if budget is None else {"memory_budget": budget}),
         )
+        return cls(places=places, run_dir=settings.resolved_artifact_dir / run_id)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -44,8 +47,7 @@ def run_lr_find(job: LRFindCreate, context: JobContext, recorder: Recorder) -> c
 
     return clr.find_lr(
         job,
-        data_roots=context.data_roots,
-        torch_home=context.torch_home,
+        where=context.places,
         on_chunk=on_chunk,
         on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
         should_stop=recorder.should_stop,
@@ -74,8 +76,7 @@ def run_train(job: TrainCreate, context: JobContext, recorder: Recorder) -> clr.
     context.run_dir.mkdir(parents=True, exist_ok=True)
     return clr.fit(
         job,
-        data_roots=context.data_roots,
-        torch_home=context.torch_home,
+        where=context.places,
         **training_callbacks(recorder),
         checkpoint_path=context.checkpoint_path,
         resume_from=context.checkpoint_path if context.checkpoint_path.exists() else None,

@@ -30,4 +30,4 @@ def plot_run(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
 def plot_comparison(comparison: ComparisonDep, session: SessionDep, fmt: PlotFormat) -> Response:
     """Validation and training accuracy per variant: mean over repeats with a ±std band."""
     curves = comparisons.curves(session=session, comparison=comparison)
-    return Response(comparison_figure(curves, fmt), media_type=fmt.media_type)
+    return Response(comparison_figure(curves, comparison.request, fmt), media_type=fmt.media_type)

@@ -97,12 +97,12 @@ async def test_another_owners_comparison_is_404(
     assert created["id"] not in [item["id"] for item in listed["items"]]
 
 
-async def test_curves_give_mean_and_std_over_repeats_and_best_val_accuracy(
+async def test_curves_give_mean_and_std_over_repeats_and_best_and_final_val_accuracy(
     client: httpx.AsyncClient, auth: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
     body = {**BASE, "variants": TWO_VARIANTS[:1], "repeats": 2}
     created = (await client.post("/comparisons", json=body, headers=auth)).json()
-    for child, accuracies in zip(created["children"], ([0.5, 0.7], [0.7, 0.8]), strict=True):
+    for child, accuracies in zip(created["children"], ([0.5, 0.7, 0.6], [0.7, 0.8, 0.8]), strict=True):
         with transaction(session_factory) as session:
             for epoch, accuracy in enumerate(accuracies):
                 values = {"epoch": epoch, "step": 10 * epoch, "train_loss": 1.0, "train_accuracy": accuracy}
@@ -113,12 +113,15 @@ async def test_curves_give_mean_and_std_over_repeats_and_best_val_accuracy(
 
     assert answer.status_code == 200, answer.text
     sgd = answer.json()["variants"]["sgd"]
-    assert sgd["epoch"] == [0, 1]
-    assert sgd["mean"]["val_accuracy"] == pytest.approx([0.6, 0.75])
-    assert sgd["std"]["val_accuracy"] == pytest.approx([0.1, 0.05])
+    assert sgd["epoch"] == [0, 1, 2]
+    assert sgd["mean"]["val_accuracy"] == pytest.approx([0.6, 0.75, 0.7])
+    assert sgd["std"]["val_accuracy"] == pytest.approx([0.1, 0.05, 0.1])
     summary = answer.json()["summary"]["sgd"]
     assert (summary["best_val_accuracy_mean"], summary["best_val_accuracy_std"]) == pytest.approx(
         (0.75, 0.05)
+    )
+    assert (summary["final_val_accuracy_mean"], summary["final_val_accuracy_std"]) == pytest.approx(
+        (0.7, 0.1)
     )
 
 
@@ -134,6 +137,9 @@ async def test_clr_variants_wait_for_the_range_test_and_are_released_once_with_i
     assert created["pending_release"] is True
     assert sorted(c["variant"] for c in created["children"]) == ["lr_find", "sgd", "sgd"]
     lr_find = next(c["run"] for c in created["children"] if c["variant"] == "lr_find")
+    # the range test sweeps the held variant's optimizer past end_lr, so its minimum is a real one
+    assert lr_find["request"]["optimizer"] == {**lr_find["request"]["optimizer"], "name": "sgd", "lr": 0.001}
+    assert lr_find["request"]["past_end_lr"] is True
     settings = make_settings()
 
     supervise_once(celery=celery_app, factory=session_factory, settings=settings)

@@ -47,6 +47,18 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, 
             "max_lr must be above base_lr=0.1, got 0.01",
         ),
         ("/train", {"schedule": {"policy": "sawtooth"}}, ["body", "schedule", "policy"], "'triangular', "),
+        (
+            "/train",
+            {"dataset": {"name": "digits", "validation": "test"}},
+            ["body", "dataset", "validation"],
+            "validation='test' needs a set with a test split ['cifar10', 'mnist', 'fashion_mnist']",
+        ),
+        (
+            "/lr-find",
+            {"past_end_lr": True, "end_lr": 1.0, "lr_cap": 0.5},
+            ["body", "lr_cap"],
+            "lr_cap must be above end_lr=1.0, got 0.5",
+        ),
     ],
 )
 async def test_invalid_bodies_are_422_validation_errors_with_pydantic_messages(

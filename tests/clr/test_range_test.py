@@ -163,3 +163,38 @@ def test_linear_sweep_spaces_rates_evenly() -> None:
     assert lrs[0] == 0.1
     assert lrs[-1] == 1.0
     assert all(math.isclose(b - a, 0.1) for a, b in itertools.pairwise(lrs))
+
+
+@pytest.mark.parametrize("mode", ["exp", "linear"])
+def test_a_sweep_past_end_lr_keeps_its_rate_per_step_up_to_the_cap_or_twice_its_length(mode: str) -> None:
+    spec = clr.RangeTestSpec(start_lr=1e-3, end_lr=0.1, past_end_lr=True, lr_cap=1.0, step_mode=mode)  # type: ignore[arg-type]
+    lrs = clr.planned_lrs(spec, 50)
+    planned = clr.sweep_lrs(1e-3, 0.1, 50, mode)  # type: ignore[arg-type]
+    assert lrs[:50] == planned
+    steps = [b / a if mode == "exp" else b - a for a, b in itertools.pairwise(lrs[48:])]
+    assert steps == pytest.approx([steps[0]] * len(steps))
+    assert lrs[-1] <= 1.0
+    assert len(lrs) == 100 if mode == "linear" else lrs[-1] * steps[0] > 1.0  # linear: capped by length
+    without = clr.RangeTestSpec(start_lr=1e-3, end_lr=0.1, step_mode=mode)  # type: ignore[arg-type]
+    assert clr.planned_lrs(without, 50) == planned
+
+
+def test_a_sweep_past_end_lr_goes_on_until_the_loss_diverges_and_finds_a_real_minimum(
+    digits: clr.DataSplits, tiny_cnn: Callable[..., nn.Module]
+) -> None:
+    spec = clr.RangeTestSpec(start_lr=1e-5, end_lr=1e-2, num_iter=60, smoothing=0.9)
+    model = tiny_cnn(digits)
+    stopped = clr.range_test(model, digits.train, _sgd(model), nn.CrossEntropyLoss(), spec)
+    model = tiny_cnn(digits)
+    past = dataclasses.replace(spec, past_end_lr=True, lr_cap=100.0)
+    result = clr.range_test(model, digits.train, _sgd(model), nn.CrossEntropyLoss(), past)
+
+    assert stopped.stop_reason == "completed"
+    assert any("still falling" in warning for warning in stopped.warnings())
+    assert result.stop_reason == "diverged"
+    assert result.lrs[:60] == stopped.lrs
+    assert 1e-2 < result.lrs[-1] < 100.0
+    best = min(range(len(result.lrs)), key=result.smoothed_losses.__getitem__)
+    assert best < len(result.lrs) - 5
+    assert result.suggested_max_lr == pytest.approx(result.lrs[best] / 10)
+    assert not any("still falling" in warning for warning in result.warnings())

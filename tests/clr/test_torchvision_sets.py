@@ -1,7 +1,8 @@
-"""torchvision's MNIST-format sets load from a data root, offline, from files the test writes."""
+"""MNIST-format sets load from a data root, offline, from IDX files the test writes; splits as asked."""
 
 from __future__ import annotations
 
+import gzip
 import struct
 from pathlib import Path
 
@@ -12,19 +13,26 @@ import clr
 from clr.specs import DatasetName
 
 
-def write_idx_set(raw: Path, count: int, seed: int) -> None:
-    """Tiny MNIST files in the idx format: class k is a bright square at row 2k."""
+def write_idx_set(
+    raw: Path, count: int, seed: int, *, gz: bool = False, test_count: int | None = None
+) -> None:
+    """Tiny MNIST-format files (gz: compressed, as Debian ships them); class k: a square at row 2k."""
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, size=count).astype(np.uint8)
-    images = rng.integers(0, 40, size=(count, 28, 28)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        images[i, 2 * label : 2 * label + 4, 10:18] = 255
     raw.mkdir(parents=True)
-    for prefix in ("train", "t10k"):
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            struct.pack(">IIII", 2051, count, 28, 28) + images.tobytes()
-        )
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels.tobytes())
+    for prefix, n in (("train", count), ("t10k", test_count or count)):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            images[i, 2 * label : 2 * label + 4, 10:18] = 255
+        files = {
+            f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes(),
+            f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 2049, n) + labels.tobytes(),
+        }
+        for name, data in files.items():
+            if gz:
+                (raw / f"{name}.gz").write_bytes(gzip.compress(data))
+            else:
+                (raw / name).write_bytes(data)
 
 
 @pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
@@ -50,3 +58,35 @@ def test_a_missing_torchvision_set_names_where_it_was_expected(tmp_path: Path) -
         clr.load_dataset(
             clr.DatasetSpec("cifar10"), data_roots=[tmp_path], batch_size=8, seed=0, device="cpu"
         )
+
+
+def test_a_set_with_a_test_split_validates_on_it_unless_holdout_is_asked(tmp_path: Path) -> None:
+    write_idx_set(tmp_path / "mnist", count=200, seed=0, gz=True, test_count=50)
+    official = clr.load_dataset(clr.DatasetSpec("mnist"), data_roots=[tmp_path], batch_size=16, seed=0)
+    holdout = clr.load_dataset(
+        clr.DatasetSpec("mnist", validation="holdout", val_fraction=0.25, train_samples=100),
+        data_roots=[tmp_path], batch_size=16, seed=0,
+    )  # fmt: skip
+
+    assert official.info == clr.DataInfo(validation="test", train_samples=200, val_samples=50)
+    assert sum(len(y) for _, y in official.val) == 50
+    assert holdout.info == clr.DataInfo(validation="holdout", train_samples=100, val_samples=50)
+    assert sum(len(y) for _, y in holdout.train) == 96  # whole batches of 16 only
+
+
+def test_asking_for_a_test_split_a_set_lacks_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="validation='test' needs a set with a test split"):
+        clr.DatasetSpec("digits", validation="test")
+    write_idx_set(tmp_path / "mnist", count=40, seed=0)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / "mnist" / name).unlink()
+    with pytest.raises(clr.DatasetNotFoundError, match="validation='holdout'"):
+        clr.load_dataset(clr.DatasetSpec("mnist"), data_roots=[tmp_path], batch_size=8, seed=0)
+
+
+def test_a_file_that_is_not_idx_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "mnist").mkdir()
+    for kind in ("images-idx3", "labels-idx1"):
+        (tmp_path / "mnist" / f"train-{kind}-ubyte").write_bytes(b"<html>not found</html>")
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte is not an IDX file"):
+        clr.load_dataset(clr.DatasetSpec("mnist"), data_roots=[tmp_path], batch_size=8, seed=0)

@@ -123,6 +123,7 @@ def service_env(home: Path, database_url: str, broker_url: str, **extra: str) ->
             "CLR_DATA_ROOTS": str(home / "data"),
             "CLR_WORKER_TORCH_THREADS": "1",
             "CLR_SWEEP_INTERVAL": "1",
+            "CLR_DATA_MEMORY_BUDGET": "300000",  # image folders above 300 kB decoded stream from disk
             "PYTHONUNBUFFERED": "1",
             **extra,
         }

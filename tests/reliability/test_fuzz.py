@@ -53,14 +53,25 @@ plausible = (
         ["cpu", "auto", "sgd", "adam", "exp", "linear", "triangular", "triangular2", "exp_range"]
     )
     | st.sampled_from(["one_cycle", "none", "bf16", "valley", "steepest", "resnet18", "shapes", "mnist"])
+    | st.sampled_from(["test", "holdout"])
 )
 FIELDS = [
     "model", "dataset", "optimizer", "batch_size", "seed", "device", "callback_url", "epochs", "schedule",
     "start_lr", "end_lr", "num_iter", "step_mode", "smoothing", "suggestion", "amp", "channels_last",
+    "past_end_lr", "lr_cap",
 ]  # fmt: skip
 NESTED = {
-    "model": ["name", "pretrained", "trainable", "dropout"],
-    "dataset": ["name", "path", "val_fraction", "resize", "num_samples", "download"],
+    "model": ["name", "pretrained", "trainable", "dropout", "width"],
+    "dataset": [
+        "name",
+        "path",
+        "validation",
+        "val_fraction",
+        "train_samples",
+        "resize",
+        "num_samples",
+        "download",
+    ],
     "optimizer": ["name", "lr", "momentum", "betas", "eps", "weight_decay"],
     "schedule": [
         "policy",
