@@ -26,6 +26,7 @@ from store.comparison_specs import (
 )
 from store.filters import LabelFilter
 from store.models import Comparison, Run, RunStatus
+from store.problems import ProblemCode, failure
 from store.schemas import LabelsOut, RunOut
 from store.settings import Settings
 
@@ -95,8 +96,7 @@ def create(
     if comparison is None:
         session.rollback()
         raise ApiError(
-            429,
-            "too_many_queued",
+            ProblemCode.TOO_MANY_QUEUED,
             f"{spec.child_count} more runs would exceed the limit of "
             f"{settings.max_queued_per_owner} queued runs",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -111,7 +111,7 @@ def admitted_children(*, settings: Settings, spec: ComparisonCreate) -> list[Pla
     if total > settings.max_comparison_epochs:
         detail = f"runs x epochs is {total}, above the limit of {settings.max_comparison_epochs}"
         error = {"loc": ["body", "repeats"], "msg": detail, "type": "limit_exceeded"}
-        raise ApiError(422, "limit_exceeded", detail, errors=[error])
+        raise ApiError(ProblemCode.LIMIT_EXCEEDED, detail, errors=[error])
     try:
         planned = plan_children(spec, with_held=True)
     except ChildNotAJob as invalid:
@@ -218,10 +218,11 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
     comparisons.stop_release(
         session=session,
         comparison_id=comparison.id,
-        error={
-            "code": "cancelled",
-            "detail": "the comparison was cancelled before its variants were released",
-        },
+        error=failure(
+            ProblemCode.CANCELLED,
+            "Comparison cancelled",
+            "the comparison was cancelled before its variants were released",
+        ),
     )
     session.commit()
     # A commit per child: cancelling a queued run locks its owner's queue counter until commit, and holding
@@ -235,7 +236,7 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
         session=session, comparison_id=comparison.id, owner=comparison.owner
     )
     if cancelled is None:  # every child ended, and another request deleted the comparison
-        raise ApiError(404, "not_found", f"no comparison with id {comparison.id!r}")
+        raise ApiError(ProblemCode.NOT_FOUND, f"no comparison with id {comparison.id!r}")
     return comparison_out(session=session, comparison=cancelled)
 
 
@@ -247,8 +248,7 @@ def delete(*, session: Session, comparison: Comparison, artifact_dir: Path) -> N
     if deleted is None:
         session.rollback()
         raise ApiError(
-            409,
-            "comparison_active",
+            ProblemCode.COMPARISON_ACTIVE,
             f"comparison {comparison.id} has runs queued, running or waiting for its range test; "
             "cancel it and delete it once they ended",
         )

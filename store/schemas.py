@@ -64,15 +64,3 @@ class RunOut(LabelsOut):
 class RunPage(BaseModel):
     items: list[RunOut]
     next_cursor: str | None
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, with a stable machine-readable `code`."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    code: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None

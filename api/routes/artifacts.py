@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 
 from api.deps import RunDep, SettingsDep
 from api.errors import ApiError
-from store.schemas import Problem
+from store.problems import Problem, ProblemCode
 
 router = APIRouter(
     prefix="/runs", tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}}
@@ -25,5 +25,5 @@ def download_weights(run: RunDep, settings: SettingsDep) -> FileResponse:
     """The state dict `torch.save`d when training ended; 404 while it runs, or for a range test."""
     path = settings.resolved_artifact_dir / run.id / WEIGHTS
     if not path.is_file():
-        raise ApiError(404, "artifact_not_found", f"run {run.id} has no {WEIGHTS} (status {run.status})")
+        raise ApiError(ProblemCode.ARTIFACT_NOT_FOUND, f"run {run.id} has no {WEIGHTS} (status {run.status})")
     return FileResponse(path, media_type="application/octet-stream", filename=f"{run.id}-{WEIGHTS}")

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from api.deps import OwnerDep
 from store import catalog
 from store.catalog import ModelOut, OptimizerOut, PolicyOut
-from store.schemas import Problem
+from store.problems import Problem
 
 router = APIRouter(tags=["discovery"], responses={401: {"model": Problem}})
 

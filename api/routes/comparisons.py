@@ -11,7 +11,7 @@ from api.comparisons import ComparisonCurves, ComparisonOut, ComparisonPage
 from api.deps import ComparisonDep, OwnerDep, SessionDep, SettingsDep
 from api.queries import ComparisonQuery
 from store.comparison_specs import ComparisonCreate
-from store.schemas import Problem
+from store.problems import Problem
 
 router = APIRouter(
     prefix="/comparisons",

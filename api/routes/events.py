@@ -11,7 +11,7 @@ from starlette.background import BackgroundTask
 from api.deps import OwnerDep, RunDep, SessionDep, SessionFactoryDep, StreamSlotsDep
 from api.errors import ApiError
 from api.events import Cursor, run_events
-from store.schemas import Problem
+from store.problems import Problem, ProblemCode
 
 RETRY_AFTER_SECONDS = 30
 router = APIRouter(
@@ -54,12 +54,11 @@ def events(
         cursor = Cursor.parse(last_event_id)
     except ValueError as error:
         item = {"loc": ["header", "last-event-id"], "msg": str(error), "type": "value_error"}
-        raise ApiError(422, "validation_error", f"Last-Event-ID: {error}", errors=[item]) from None
+        raise ApiError(ProblemCode.VALIDATION_ERROR, f"Last-Event-ID: {error}", errors=[item]) from None
     release = slots.take(owner)
     if release is None:
         raise ApiError(
-            429,
-            "too_many_streams",
+            ProblemCode.TOO_MANY_STREAMS,
             f"{slots.limit} event streams are open for this owner; close one or retry later",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from api.deps import CeleryDep, SessionDep
 from api.errors import problem
 from store.db import ping
+from store.problems import ProblemCode
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -36,5 +37,5 @@ def readyz(session: SessionDep, celery: CeleryDep) -> Response:
         log.warning("readiness: broker check failed: %s", error)
         failed.append(f"broker unreachable ({error.__class__.__name__})")
     if failed:
-        return problem(503, "not_ready", "; ".join(failed), instance="/readyz")
+        return problem(503, ProblemCode.NOT_READY, "; ".join(failed), instance="/readyz")
     return Response('{"status":"ready"}', media_type="application/json")

@@ -12,7 +12,8 @@ from api.submit import submit
 from api.views import run_out
 from store.jobspec import JobRequest, LRFindCreate, TrainCreate
 from store.models import Run
-from store.schemas import Problem, RunOut
+from store.problems import Problem
+from store.schemas import RunOut
 
 router = APIRouter(tags=["jobs"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from api import comparisons
 from api.deps import ComparisonDep, RunDep, SessionDep
 from api.plots import PlotFormat, comparison_figure, run_plot
-from store.schemas import Problem
+from store.problems import Problem
 
 router = APIRouter(tags=["plots"], responses={401: {"model": Problem}, 404: {"model": Problem}})
 IMAGES: dict[int | str, dict[str, object]] = {

@@ -11,7 +11,8 @@ from api.deps import OwnerDep, RunDep, SessionDep, SettingsDep
 from api.queries import RunQuery
 from api.service import cancel_run, delete_run, page_of_runs
 from api.views import run_out
-from store.schemas import Problem, RunOut, RunPage
+from store.problems import Problem
+from store.schemas import RunOut, RunPage
 
 router = APIRouter(
     prefix="/runs", tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}}
