@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.admission import admit
@@ -26,8 +26,8 @@ from store.comparison_specs import (
 )
 from store.filters import LabelFilter
 from store.models import Comparison, Run, RunStatus
-from store.problems import ProblemCode, failure
-from store.schemas import LabelsOut, RunOut
+from store.problems import Problem, ProblemCode, failure
+from store.schemas import LabelsOut, RunOut, StoredAs
 from store.settings import Settings
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -39,14 +39,27 @@ class ChildOut(BaseModel):
     run: RunOut
 
 
+ComparisonStatus = Literal["running", "succeeded", "failed", "cancelled"]
+
+
 class ComparisonOut(LabelsOut):
+    """A comparison: its request, its children and how they stand."""
+
     id: str
-    status: str
+    status: ComparisonStatus = Field(
+        description="running while children run or variants wait for their range test; then how they ended"
+    )
     created_at: datetime
-    pending_release: bool
-    release_error: dict[str, Any] | None
-    counts: dict[str, int]
-    request: dict[str, Any]
+    pending_release: bool = Field(
+        description="Whether cyclic variants still wait for the range test's bounds"
+    )
+    release_error: Annotated[dict[str, Any], StoredAs((Problem,))] | None = Field(
+        description="Why the held variants were not started"
+    )
+    counts: dict[RunStatus, int] = Field(description="Children by status")
+    request: Annotated[dict[str, Any], StoredAs((ComparisonCreate,))] = Field(
+        description="The comparison as it runs: every default filled in, without the labels"
+    )
     children: list[ChildOut]
 
 
@@ -127,7 +140,7 @@ def _located(spec: ComparisonCreate, variant: str) -> tuple[str | int, ...]:
     return ("body", "variants", names.index(variant)) if variant in names else ("body",)
 
 
-def overall_status(comparison: Comparison, children: list[Run]) -> str:
+def overall_status(comparison: Comparison, children: list[Run]) -> ComparisonStatus:
     """running while any child is unfinished or variants are held; otherwise how the children ended."""
     states = {RunStatus(run.status) for run in children}
     if comparison.pending_release or not states or any(not s.is_terminal for s in states):

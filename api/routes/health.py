@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Response
+from pydantic import BaseModel
 
 from api.deps import CeleryDep, SessionDep
 from api.errors import problem
+from api.responses import problems
 from store.db import ping
 from store.problems import ProblemCode
 
@@ -15,14 +18,27 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+
+
 @router.get("/healthz", summary="The process answers")
-def healthz() -> dict[str, str]:
+def get_health() -> Health:
     """Always 200 while the process serves requests."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@router.get("/readyz", summary="The database and the broker answer")
-def readyz(session: SessionDep, celery: CeleryDep) -> Response:
+@router.get(
+    "/readyz",
+    summary="The database and the broker answer",
+    response_model=Readiness,
+    responses=problems(ProblemCode.NOT_READY),
+)
+def get_readiness(session: SessionDep, celery: CeleryDep) -> Response:
     """200 when the database answers and the broker accepts a connection within about a second; else 503."""
     failed: list[str] = []
     try:
