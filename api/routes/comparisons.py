@@ -94,7 +94,7 @@ def delete_comparison(comparison: ComparisonDep, session: SessionDep, settings: 
         200: {
             "model": ComparisonCurves,
             "description": "The curves in the asked format",
-            "content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "content": {"application/json": {}, CSV_MEDIA_TYPE: {"schema": {"type": "string"}}},
         },
         **problems(ProblemCode.NOT_FOUND),
     },

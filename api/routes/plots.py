@@ -11,7 +11,13 @@ from api.responses import OWNED, problems
 
 router = APIRouter(tags=["plots"], responses=problems(*OWNED))
 IMAGES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The figure"}
+    200: {
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("image/png", "image/svg+xml")
+        },
+        "description": "The figure",
+    }
 }
 
 

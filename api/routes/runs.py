@@ -91,7 +91,8 @@ CURVES_DOC = (
             "model": RangeCurves | TrainCurves,
             "description": "The curve in the asked format",
             "headers": NEXT_CURSOR,
-            "content": {
+            "content": {  # JSON first: generated clients parse the first type they know
+                "application/json": {},
                 NPY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
                 CSV_MEDIA_TYPE: {"schema": {"type": "string"}, "example": examples.RANGE_CSV},
             },
