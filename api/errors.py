@@ -10,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from clr.fields import SpecError
 from store.problems import Problem, ProblemCode
 
 PROBLEM_JSON = "application/problem+json"
 # What the framework itself raises; any other client error is bad_request, any server error internal_error.
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 CODES_BY_STATUS = {404: ProblemCode.NOT_FOUND, 405: ProblemCode.METHOD_NOT_ALLOWED}
 
 
@@ -81,11 +83,23 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
     detail = error.detail if error.detail != HTTPStatus(error.status_code).phrase else None
     if error.status_code == 404 and detail is None:
         detail = f"no route matches {request.url.path}"
-    if error.status_code == 405 and detail is None and error.headers:
-        detail = (
-            f"{request.method} is not allowed on {request.url.path}; allowed: {error.headers.get('Allow')}"
-        )
-    return problem(error.status_code, code, detail, instance=request.url.path, headers=error.headers)
+    headers = error.headers
+    if error.status_code == 405:
+        # Starlette names the methods of the first route of the path only (GET of /runs/{id}, not DELETE).
+        allowed = ", ".join(allowed_methods(request))
+        headers = {**(headers or {}), "Allow": allowed}
+        detail = detail or f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
+    return problem(error.status_code, code, detail, instance=request.url.path, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on the request's path."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 def validation_errors(errors: Sequence[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> ApiError:

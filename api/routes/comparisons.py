@@ -26,6 +26,7 @@ router = APIRouter(prefix="/comparisons", tags=["comparisons"], responses=proble
         202: {"description": "Accepted: its runs are queued; poll it at Location", "headers": LOCATION},
         **problems(
             ProblemCode.UNAUTHORIZED,
+            ProblemCode.BAD_REQUEST,
             ProblemCode.BODY_TOO_LARGE,
             ProblemCode.LIMIT_EXCEEDED,
             ProblemCode.DATASET_PATH_OUTSIDE_ROOTS,

@@ -30,6 +30,7 @@ IdempotencyKey = Annotated[
 ]
 SUBMIT_PROBLEMS = (
     ProblemCode.UNAUTHORIZED,
+    ProblemCode.BAD_REQUEST,
     ProblemCode.BODY_TOO_LARGE,
     ProblemCode.LIMIT_EXCEEDED,
     ProblemCode.DATASET_PATH_OUTSIDE_ROOTS,
