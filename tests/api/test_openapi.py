@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -193,3 +194,11 @@ async def test_each_request_example_is_documented_and_accepted(
         body.pop("callback_url", None)  # its host would have to resolve, outside the network
         answer = await client.post(path, json=body, headers=auth)
         assert answer.status_code == 202, (name, answer.text)
+
+
+def test_the_readme_lists_every_problem_code_with_its_status_and_every_operation_id() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for code in ProblemCode:
+        assert f"| `{code}` | {code.status or 'run'} | {code.meaning} |" in readme, code
+    for operation_id in OPERATION_IDS.values():
+        assert f"`{operation_id}`" in readme, operation_id
