@@ -27,9 +27,13 @@ def encode_column(key: str, values: np.ndarray) -> list[Any]:
 
 def csv_table(columns: Mapping[str, np.ndarray]) -> bytes:
     """The columns as CSV (RFC 4180): a header row, then a row per point; non-finite values are empty."""
-    return csv_rows(
-        columns, zip(*(encode_column(key, values) for key, values in columns.items()), strict=True)
-    )
+    # Numbers never need quoting: joining their reprs gives csv.writer's bytes in about half its time.
+    texts = [
+        ["" if v is None else repr(v) for v in encode_column(key, values)] for key, values in columns.items()
+    ]
+    return "".join(
+        f"{line}\r\n" for line in [",".join(columns), *map(",".join, zip(*texts, strict=True))]
+    ).encode()
 
 
 def csv_rows(header: Iterable[str], rows: Iterable[Sequence[Any]]) -> bytes:
