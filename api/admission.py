@@ -13,6 +13,7 @@ from clr.fields import SpecError
 from clr.paths import OutsideDataRootsError, confined
 from dispatch.targets import refusal_for_url
 from store.jobspec import JobRequest, LRFindCreate, check_runnable
+from store.problems import ProblemCode
 from store.settings import Settings
 
 
@@ -55,7 +56,7 @@ def check_limits(*, settings: Settings, job: JobRequest, at: tuple[str | int, ..
         if value is not None and value > limit
     ]
     if errors:
-        raise ApiError(422, "limit_exceeded", "; ".join(e["msg"] for e in errors), errors=errors)
+        raise ApiError(ProblemCode.LIMIT_EXCEEDED, "; ".join(e["msg"] for e in errors), errors=errors)
 
 
 def check_dataset_path(*, settings: Settings, path: str | None, at: tuple[str | int, ...]) -> None:
@@ -66,7 +67,7 @@ def check_dataset_path(*, settings: Settings, path: str | None, at: tuple[str | 
         confined(path, settings.resolved_data_roots)
     except OutsideDataRootsError as outside:
         error = {"loc": [*at, "dataset", "path"], "msg": str(outside), "type": "dataset_path_outside_roots"}
-        raise ApiError(422, "dataset_path_outside_roots", str(outside), errors=[error]) from outside
+        raise ApiError(ProblemCode.DATASET_PATH_OUTSIDE_ROOTS, str(outside), errors=[error]) from outside
 
 
 def check_callback_url(*, settings: Settings, url: str | None, at: tuple[str | int, ...]) -> None:
@@ -80,4 +81,4 @@ def check_callback_url(*, settings: Settings, url: str | None, at: tuple[str | i
         "allow it with CLR_WEBHOOK_ALLOWED_NETWORKS or CLR_WEBHOOK_ALLOWED_HOSTS"
     )
     error = {"loc": [*at, "callback_url"], "msg": detail, "type": "callback_url_not_allowed"}
-    raise ApiError(422, "callback_url_not_allowed", detail, errors=[error])
+    raise ApiError(ProblemCode.CALLBACK_URL_NOT_ALLOWED, detail, errors=[error])

@@ -17,8 +17,9 @@ from api.events import StreamSlots
 from api.hotpath import make_hot_path
 from api.metrics import HttpMetrics, make_registry
 from api.middleware import BodySizeLimit
-from api.openapi import install_openapi
+from api.openapi import install_openapi, operation_id
 from api.queries import reject_unknown_query_parameters
+from api.responses import problems
 from api.routes import artifacts, catalog, comparisons, events, health, jobs, metrics, plots, runs, ui
 from dispatch.broker import make_celery
 from dispatch.supervisor import Supervisor
@@ -75,6 +76,8 @@ def create_app(
         dependencies=[Depends(reject_unknown_query_parameters)],
         static_url="/docs-assets",
         swagger_ui_parameters={"validatorUrl": None},
+        responses=problems(),
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory

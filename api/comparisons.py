@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.admission import admit
@@ -26,7 +26,8 @@ from store.comparison_specs import (
 )
 from store.filters import LabelFilter
 from store.models import Comparison, Run, RunStatus
-from store.schemas import LabelsOut, RunOut
+from store.problems import Problem, ProblemCode, failure
+from store.schemas import LabelsOut, RunOut, StoredAs
 from store.settings import Settings
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -38,14 +39,27 @@ class ChildOut(BaseModel):
     run: RunOut
 
 
+ComparisonStatus = Literal["running", "succeeded", "failed", "cancelled"]
+
+
 class ComparisonOut(LabelsOut):
+    """A comparison: its request, its children and how they stand."""
+
     id: str
-    status: str
+    status: ComparisonStatus = Field(
+        description="running while children run or variants wait for their range test; then how they ended"
+    )
     created_at: datetime
-    pending_release: bool
-    release_error: dict[str, Any] | None
-    counts: dict[str, int]
-    request: dict[str, Any]
+    pending_release: bool = Field(
+        description="Whether cyclic variants still wait for the range test's bounds"
+    )
+    release_error: Annotated[dict[str, Any], StoredAs((Problem,))] | None = Field(
+        description="Why the held variants were not started"
+    )
+    counts: dict[RunStatus, int] = Field(description="Children by status")
+    request: Annotated[dict[str, Any], StoredAs((ComparisonCreate,))] = Field(
+        description="The comparison as it runs: every default filled in, without the labels"
+    )
     children: list[ChildOut]
 
 
@@ -97,8 +111,7 @@ def create(
     if comparison is None:
         session.rollback()
         raise ApiError(
-            429,
-            "too_many_queued",
+            ProblemCode.TOO_MANY_QUEUED,
             f"{spec.child_count} more runs would exceed the limit of "
             f"{settings.max_queued_per_owner} queued runs",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -113,7 +126,7 @@ def admitted_children(*, settings: Settings, spec: ComparisonCreate) -> list[Pla
     if total > settings.max_comparison_epochs:
         detail = f"runs x epochs is {total}, above the limit of {settings.max_comparison_epochs}"
         error = {"loc": ["body", "repeats"], "msg": detail, "type": "limit_exceeded"}
-        raise ApiError(422, "limit_exceeded", detail, errors=[error])
+        raise ApiError(ProblemCode.LIMIT_EXCEEDED, detail, errors=[error])
     try:
         planned = plan_children(spec, with_held=True)
     except ChildNotAJob as invalid:
@@ -129,7 +142,7 @@ def _located(spec: ComparisonCreate, variant: str) -> tuple[str | int, ...]:
     return ("body", "variants", names.index(variant)) if variant in names else ("body",)
 
 
-def overall_status(comparison: Comparison, children: list[Run]) -> str:
+def overall_status(comparison: Comparison, children: list[Run]) -> ComparisonStatus:
     """running while any child is unfinished or variants are held; otherwise how the children ended."""
     states = {RunStatus(run.status) for run in children}
     if comparison.pending_release or not states or any(not s.is_terminal for s in states):
@@ -225,10 +238,11 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
     comparisons.stop_release(
         session=session,
         comparison_id=comparison.id,
-        error={
-            "code": "cancelled",
-            "detail": "the comparison was cancelled before its variants were released",
-        },
+        error=failure(
+            ProblemCode.CANCELLED,
+            "Comparison cancelled",
+            "the comparison was cancelled before its variants were released",
+        ),
     )
     session.commit()
     # A commit per child: cancelling a queued run locks its owner's queue counter until commit, and holding
@@ -242,7 +256,7 @@ def cancel(*, session: Session, comparison: Comparison) -> ComparisonOut:
         session=session, comparison_id=comparison.id, owner=comparison.owner
     )
     if cancelled is None:  # every child ended, and another request deleted the comparison
-        raise ApiError(404, "not_found", f"no comparison with id {comparison.id!r}")
+        raise ApiError(ProblemCode.NOT_FOUND, f"no comparison with id {comparison.id!r}")
     return comparison_out(session=session, comparison=cancelled)
 
 
@@ -254,8 +268,7 @@ def delete(*, session: Session, comparison: Comparison, artifact_dir: Path) -> N
     if deleted is None:
         session.rollback()
         raise ApiError(
-            409,
-            "comparison_active",
+            ProblemCode.COMPARISON_ACTIVE,
             f"comparison {comparison.id} has runs queued, running or waiting for its range test; "
             "cancel it and delete it once they ended",
         )

@@ -1,4 +1,4 @@
-"""A run's curves as JSON columns: filtered, then downsampled or paged, dumped without per-point models."""
+"""A run's curves as JSON columns, npy or CSV: filtered, then downsampled or paged; no per-point models."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from api.queries import MAX_QUERY_INTEGER
+from api.tables import csv_table, encode_column
 from store import overview, series
 from store.downsample import downsampled
 from store.models import Run, RunKind
-from store.series import MAX_STEP
+from store.series import INTEGER_COLUMNS, MAX_STEP
 
 MAX_PAGE_POINTS = 100_000
-INTEGER_COLUMNS = frozenset({"step", "epoch"})
 NPY_MEDIA_TYPE = "application/x-npy"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
+CurveFormat = Literal["json", "npy", "csv"]
 
 
 class CurveQuery(BaseModel):
@@ -47,10 +49,11 @@ class CurveQuery(BaseModel):
     limit: int | None = Field(
         None, ge=1, le=MAX_QUERY_INTEGER, description=f"Points per page, at most {MAX_PAGE_POINTS}"
     )
-    format: Literal["json", "npy"] = Field(
+    format: CurveFormat = Field(
         "json",
         description="json: the columns below; npy: the per-step series alone as a NumPy structured array "
-        "(`numpy.load`), NaN kept, the next page's cursor in the `X-Next-Cursor` header",
+        "(`numpy.load`), NaN kept; csv: the per-step series alone, a header row then a row per step, "
+        "non-finite values as empty fields. npy and csv give the next page's cursor in `X-Next-Cursor`",
     )
 
     @model_validator(mode="after")
@@ -68,21 +71,28 @@ class CurveQuery(BaseModel):
 
 def curves_response(*, session: Session, run: Run, query: CurveQuery) -> Response:
     """The run's curve in the asked format."""
+    if query.format == "json":
+        return Response(curves_json(session=session, run=run, query=query), media_type="application/json")
+    columns, next_cursor = select_points(
+        session=session, run_id=run.id, series_name=series_of(run), query=query
+    )
+    headers = {"X-Next-Cursor": str(next_cursor)} if next_cursor is not None else None
     if query.format == "npy":
-        body, next_cursor = curves_npy(session=session, run=run, query=query)
-        headers = {"X-Next-Cursor": str(next_cursor)} if next_cursor is not None else None
-        return Response(body, media_type=NPY_MEDIA_TYPE, headers=headers)
-    return Response(curves_json(session=session, run=run, query=query), media_type="application/json")
+        return Response(npy_table(columns), media_type=NPY_MEDIA_TYPE, headers=headers)
+    return Response(csv_table(columns), media_type=CSV_MEDIA_TYPE, headers=headers)
 
 
-def curves_npy(*, session: Session, run: Run, query: CurveQuery) -> tuple[bytes, int | None]:
-    """The per-step series as an .npy structured array, and the next page's cursor.
+def series_of(run: Run) -> str:
+    """The per-step series of a run."""
+    return "range" if run.kind == RunKind.LR_FIND else "batch"
+
+
+def npy_table(columns: dict[str, np.ndarray]) -> bytes:
+    """The columns as an .npy structured array.
 
     Paging through a long series in JSON is bound by float formatting and parsing on both sides;
     the stored float64 columns are copied out as they are instead.
     """
-    name = "range" if run.kind == RunKind.LR_FIND else "batch"
-    columns, next_cursor = select_points(session=session, run_id=run.id, series_name=name, query=query)
     table = np.empty(
         columns["step"].size, dtype=[(key, "<i8" if key in INTEGER_COLUMNS else "<f8") for key in columns]
     )
@@ -90,12 +100,12 @@ def curves_npy(*, session: Session, run: Run, query: CurveQuery) -> tuple[bytes,
         table[key] = values
     buffer = io.BytesIO()
     np.save(buffer, table, allow_pickle=False)
-    return buffer.getvalue(), next_cursor
+    return buffer.getvalue()
 
 
 def curves_json(*, session: Session, run: Run, query: CurveQuery) -> bytes:
     """The run's curve (partial while it runs) as JSON bytes."""
-    name = "range" if run.kind == RunKind.LR_FIND else "batch"
+    name = series_of(run)
     columns, next_cursor = select_points(session=session, run_id=run.id, series_name=name, query=query)
     body: dict[str, Any] = {
         "run_id": run.id,
@@ -104,7 +114,7 @@ def curves_json(*, session: Session, run: Run, query: CurveQuery) -> bytes:
         "points": int(columns["step"].size),
         "next_cursor": next_cursor,
     }
-    encoded = {key: _encode(key, values) for key, values in columns.items()}
+    encoded = {key: encode_column(key, values) for key, values in columns.items()}
     if name == "range":
         body.update(encoded)
     else:
@@ -157,18 +167,6 @@ def select_points(
         return columns, None
     page = {key: values[:limit] for key, values in columns.items()}
     return page, int(page["step"][-1])
-
-
-def _encode(key: str, values: np.ndarray) -> list[Any]:
-    """A column as a JSON-ready list: integers for steps and epochs, null for NaN and infinities."""
-    if key in INTEGER_COLUMNS:
-        return values.astype(np.int64).tolist()  # type: ignore[no-any-return]
-    finite = np.isfinite(values)
-    if finite.all():
-        return values.tolist()  # type: ignore[no-any-return]
-    boxed = values.astype(object)
-    boxed[~finite] = None
-    return boxed.tolist()  # type: ignore[no-any-return]
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -22,6 +22,7 @@ from api.hotpath import HotPath, read_apart
 from store import comparisons
 from store.ids import is_id
 from store.models import Comparison, Run
+from store.problems import ProblemCode
 from store.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API key created with `clr-service keys create`")
@@ -65,8 +66,7 @@ async def get_owner(
     """The owner of the bearer key, or 401."""
     if credentials is None:
         raise ApiError(
-            401,
-            "unauthorized",
+            ProblemCode.UNAUTHORIZED,
             "send an API key as 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -74,8 +74,7 @@ async def get_owner(
     owner = await owners.owner_of(credentials.credentials)
     if owner is None:
         raise ApiError(
-            401,
-            "unauthorized",
+            ProblemCode.UNAUTHORIZED,
             "the API key is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
@@ -95,8 +94,7 @@ async def check_metrics_token(
     given = credentials.credentials if credentials is not None else ""
     if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         raise ApiError(
-            401,
-            "unauthorized",
+            ProblemCode.UNAUTHORIZED,
             "send the metrics token (CLR_METRICS_TOKEN) as 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -118,7 +116,7 @@ async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:
     """The caller's run `run_id`; another owner's run is as unknown as a missing one."""
     run = await hot.run(run_id=run_id, owner=owner) if is_id(run_id) else None
     if run is None:
-        raise ApiError(404, "not_found", f"no run with id {run_id!r}")
+        raise ApiError(ProblemCode.NOT_FOUND, f"no run with id {run_id!r}")
     return run
 
 
@@ -147,7 +145,7 @@ async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: Ses
         else None
     )
     if comparison is None:
-        raise ApiError(404, "not_found", f"no comparison with id {comparison_id!r}")
+        raise ApiError(ProblemCode.NOT_FOUND, f"no comparison with id {comparison_id!r}")
     return comparison
 
 

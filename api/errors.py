@@ -10,47 +10,37 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from clr.fields import SpecError
-from store.schemas import Problem
+from store.problems import Problem, ProblemCode
 
 PROBLEM_JSON = "application/problem+json"
-CODES_BY_STATUS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "body_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_queued",
-    500: "internal_error",
-    503: "not_ready",
-}
+# What the framework itself raises; any other client error is bad_request, any server error internal_error.
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+CODES_BY_STATUS = {404: ProblemCode.NOT_FOUND, 405: ProblemCode.METHOD_NOT_ALLOWED}
 
 
 class ApiError(Exception):
-    """An error the caller can act on: HTTP status, stable code and a detail naming what was wrong."""
+    """An error the caller can act on: a stable code (which fixes the status) and a detail saying what."""
 
     def __init__(
         self,
-        status: int,
-        code: str,
+        code: ProblemCode,
         detail: str,
         *,
         headers: dict[str, str] | None = None,
         errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        assert code.status is not None, f"{code} is a run's error, not an answer"
+        self.status, self.code, self.detail = code.status, code, detail
         self.headers, self.errors = headers, errors
 
 
 def problem(
     status: int,
-    code: str,
+    code: ProblemCode,
     detail: str | None = None,
     *,
     instance: str | None = None,
@@ -88,22 +78,35 @@ def _api_error(request: Request, error: Exception) -> JSONResponse:
 
 def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    code = CODES_BY_STATUS.get(error.status_code, f"http_{error.status_code}")
+    fallback = ProblemCode.BAD_REQUEST if error.status_code < 500 else ProblemCode.INTERNAL_ERROR
+    code = CODES_BY_STATUS.get(error.status_code, fallback)
     detail = error.detail if error.detail != HTTPStatus(error.status_code).phrase else None
     if error.status_code == 404 and detail is None:
         detail = f"no route matches {request.url.path}"
-    if error.status_code == 405 and detail is None and error.headers:
-        detail = (
-            f"{request.method} is not allowed on {request.url.path}; allowed: {error.headers.get('Allow')}"
-        )
-    return problem(error.status_code, code, detail, instance=request.url.path, headers=error.headers)
+    headers = error.headers
+    if error.status_code == 405:
+        # Starlette names the methods of the first route of the path only (GET of /runs/{id}, not DELETE).
+        allowed = ", ".join(allowed_methods(request))
+        headers = {**(headers or {}), "Allow": allowed}
+        detail = detail or f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
+    return problem(error.status_code, code, detail, instance=request.url.path, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on the request's path."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 def validation_errors(errors: Sequence[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> ApiError:
     """A 422 `validation_error` listing pydantic's errors, each located at the field a spec check names."""
     items = [{"loc": [*prefix, *_located(e)], "msg": e["msg"], "type": e["type"]} for e in errors]
     detail = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in items)
-    return ApiError(422, "validation_error", detail, errors=items)
+    return ApiError(ProblemCode.VALIDATION_ERROR, detail, errors=items)
 
 
 def _located(error: Mapping[str, Any]) -> list[str | int]:
@@ -121,7 +124,7 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
 def _internal_error(request: Request, error: Exception) -> JSONResponse:
     # Starlette re-raises the error after this response is sent, so the server logs its traceback.
     return problem(
-        500, "internal_error", "the server failed to handle this request", instance=request.url.path
+        500, ProblemCode.INTERNAL_ERROR, "the server failed to handle this request", instance=request.url.path
     )
 
 

@@ -30,7 +30,6 @@ MAX_POINTS_PER_EVENT = 1000
 BACKLOG_POINTS = 2000  # a new stream's points so far, downsampled (first, last and minimum kept)
 PAGE_POINTS = 10_000  # points read at most per poll
 MAX_CURSOR = 2**63 - 1
-INTEGER_COLUMNS = frozenset({"step", "epoch"})
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def _json_value(name: str, value: Any) -> Any:
     """Steps and epochs as ints, non-finite values as null."""
     if value is None:
         return None
-    if name in INTEGER_COLUMNS:
+    if name in series.INTEGER_COLUMNS:
         return int(value)
     number = float(value)
     return number if math.isfinite(number) else None

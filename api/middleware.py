@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
+from store.problems import ProblemCode
 
 
 class BodySizeLimit:
@@ -43,7 +44,11 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, received: str) -> None:
         detail = f"request body of {received} is above the limit of {self.max_body_bytes} bytes"
         response = problem(
-            413, "body_too_large", detail, instance=scope.get("path"), headers={"Connection": "close"}
+            413,
+            ProblemCode.BODY_TOO_LARGE,
+            detail,
+            instance=scope.get("path"),
+            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
 

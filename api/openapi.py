@@ -1,29 +1,53 @@
-"""The OpenAPI document, with the model object as a choice among the installed model plugins."""
+"""The OpenAPI document: operation ids, errors as problem+json, `model` as one of the installed plugins."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
+from api import examples
+from api.errors import PROBLEM_JSON
 from store.catalog import REF_TEMPLATE, models
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name in camelCase (`get_run_curves` is `getRunCurves`): stable, and readable."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Generate the document once, then describe `model` by the plugins this installation has."""
+    """Generate the document once, then declare errors as problem+json and `model` by the plugins here."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _choose_models(generate()["components"]["schemas"])
+            document = generate()
+            _errors_as_problems(document["paths"])
+            for (path, method, status), example in examples.ANSWERS.items():
+                document["paths"][path][method]["responses"][status]["content"]["application/json"] |= example
+            _choose_models(document["components"]["schemas"])
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _errors_as_problems(paths: dict[str, Any]) -> None:
+    """Every error answer's body under application/problem+json, the type the error handlers send."""
+    for operations in paths.values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if int(status) >= 400 and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+
+
 def _choose_models(schemas: dict[str, Any]) -> None:
     """ModelSpec becomes oneOf the installed models, each with its own `params` schema."""
     mapping: dict[str, str] = {}
+    name_doc = schemas["ModelSpec"]["properties"]["name"].get("description", "The model")
     for model in models():
         params = dict(model.params)
         schemas.update(params.pop("$defs", {}))
@@ -32,7 +56,10 @@ def _choose_models(schemas: dict[str, Any]) -> None:
             "title": model.name,
             "description": model.summary,
             "type": "object",
-            "properties": {"name": {"type": "string", "const": model.name}, "params": params},
+            "properties": {
+                "name": {"type": "string", "const": model.name, "description": name_doc},
+                "params": params,
+            },
             "required": ["name"],
             "additionalProperties": False,
         }

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.errors import ApiError
 from store.filters import LabelFilter, RowId, RunFilter
+from store.problems import ProblemCode
 
 # The largest integer both databases hold: a query integer above it is refused, never overflowed.
 MAX_QUERY_INTEGER = 2**63 - 1
@@ -54,10 +55,14 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     unknown = sorted(name for name in given if name not in declared)
     if unknown:
         allowed = ", ".join(sorted(declared)) or "none"
-        raise _refusal("unknown_query_parameter", unknown, f"is not a parameter here (allowed: {allowed})")
+        raise _refusal(
+            ProblemCode.UNKNOWN_QUERY_PARAMETER, unknown, f"is not a parameter here (allowed: {allowed})"
+        )
     repeated = sorted(name for name, count in given.items() if count > 1 and not declared[name])
     if repeated:
-        raise _refusal("repeated_query_parameter", repeated, "takes one value but was given more than once")
+        raise _refusal(
+            ProblemCode.REPEATED_QUERY_PARAMETER, repeated, "takes one value but was given more than once"
+        )
 
 
 def declared_query_parameters(dependant: Dependant) -> dict[str, bool]:
@@ -85,10 +90,10 @@ def repeatable(annotation: Any) -> bool:
     return origin in SEQUENCES or annotation in SEQUENCES
 
 
-def _refusal(code: str, names: list[str], why: str) -> ApiError:
+def _refusal(code: ProblemCode, names: list[str], why: str) -> ApiError:
     messages = [f"{name!r} {why}" for name in names]
     errors: list[dict[str, Any]] = [
         {"loc": ["query", name], "msg": message, "type": code}
         for name, message in zip(names, messages, strict=True)
     ]
-    return ApiError(422, code, "; ".join(messages), errors=errors)
+    return ApiError(code, "; ".join(messages), errors=errors)

@@ -13,6 +13,7 @@ from api.errors import ApiError
 from store import runs
 from store.filters import RunFilter
 from store.models import Run, RunStatus
+from store.problems import ProblemCode
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ def cancel_run(*, session: Session, run: Run) -> Run:
     """A queued run is cancelled at once, a running one is asked to stop; a finished one is a 409."""
     if runs.request_cancel(session=session, run_id=run.id) is None:
         session.rollback()
-        raise ApiError(409, "run_terminal", f"run {run.id} is {run.status}, so there is nothing to cancel")
+        raise ApiError(
+            ProblemCode.RUN_TERMINAL, f"run {run.id} is {run.status}, so there is nothing to cancel"
+        )
     session.commit()
     cancelled = runs.get_run(session=session, run_id=run.id)
     if cancelled is None:  # cancelled, hence ended, and deleted by another request right after
-        raise ApiError(404, "not_found", f"no run with id {run.id!r}")
+        raise ApiError(ProblemCode.NOT_FOUND, f"no run with id {run.id!r}")
     return cancelled
 
 
@@ -44,15 +47,16 @@ def delete_run(*, session: Session, run: Run, artifact_dir: Path) -> None:
     """Delete an ended run that belongs to no comparison, then its files; 409 otherwise."""
     if run.comparison_id is not None:
         raise ApiError(
-            409,
-            "run_in_comparison",
+            ProblemCode.RUN_IN_COMPARISON,
             f"run {run.id} belongs to comparison {run.comparison_id}; delete the comparison instead",
         )
     if not runs.delete_terminal(session=session, run_id=run.id, owner=run.owner):
         session.rollback()
         if RunStatus(run.status).is_terminal:  # it ended before, so another request deleted it meanwhile
-            raise ApiError(404, "not_found", f"no run with id {run.id!r}")
-        raise ApiError(409, "run_active", f"run {run.id} is {run.status}; cancel it and delete it once ended")
+            raise ApiError(ProblemCode.NOT_FOUND, f"no run with id {run.id!r}")
+        raise ApiError(
+            ProblemCode.RUN_ACTIVE, f"run {run.id} is {run.status}; cancel it and delete it once ended"
+        )
     session.commit()
     remove_artifacts(artifact_dir=artifact_dir, run_ids=[run.id])
 

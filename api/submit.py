@@ -20,6 +20,7 @@ from store import runs
 from store.ids import is_id
 from store.jobspec import JobRequest, TrainCreate, body_of, kind_of, request_of
 from store.models import Run, RunKind, RunStatus
+from store.problems import ProblemCode
 from store.settings import Settings
 
 RETRY_AFTER_SECONDS = 30
@@ -69,8 +70,7 @@ async def submit(
         return replayed(run=earlier, kind=kind, digest=digest), False
     if not accepted:
         raise ApiError(
-            429,
-            "too_many_queued",
+            ProblemCode.TOO_MANY_QUEUED,
             f"{settings.max_queued_per_owner} runs are already queued for "
             "this owner; retry once some have started",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -83,8 +83,7 @@ def replayed(*, run: Run, kind: RunKind, digest: str) -> Run:
     """The earlier run for a repeated Idempotency-Key, if the body is the same."""
     if run.kind != kind or run.request_hash != digest:
         raise ApiError(
-            422,
-            "idempotency_key_reused",
+            ProblemCode.IDEMPOTENCY_KEY_REUSED,
             f"this Idempotency-Key was first used for run {run.id} "
             "with a different body; send a new key for a different request",
         )
@@ -118,4 +117,4 @@ def with_bounds_from(*, source: Run | None, job: TrainCreate) -> TrainCreate:
             return dataclasses.replace(job, schedule=bounded)
     detail = f"schedule.from_lr_find {schedule.from_lr_find!r} cannot be used: {why}"
     error_item = {"loc": ["body", "schedule", "from_lr_find"], "msg": detail, "type": "lr_find_not_usable"}
-    raise ApiError(422, "lr_find_not_usable", detail, errors=[error_item])
+    raise ApiError(ProblemCode.LR_FIND_NOT_USABLE, detail, errors=[error_item])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
+from clr.fields import param
 from clr.specs import Validation
 
 RangeStopReason = Literal["completed", "diverged", "non_finite_loss", "cancelled", "paused"]
@@ -37,13 +38,13 @@ class BatchChunk:
 class EpochRecord:
     """Metrics at the end of one epoch (epochs count from 0; `step` is the global step count then)."""
 
-    epoch: int
-    step: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float
-    val_accuracy: float
-    lr: float
+    epoch: int = param(doc="The epoch, counted from 0")
+    step: int = param(doc="Optimizer steps taken by the epoch's end")
+    train_loss: float = param(doc="Mean training loss over the epoch's batches")
+    train_accuracy: float = param(doc="Training accuracy over the epoch's batches, 0 to 1")
+    val_loss: float = param(doc="Loss on the validation split")
+    val_accuracy: float = param(doc="Accuracy on the validation split, 0 to 1")
+    lr: float = param(doc="The learning rate of the epoch's last step")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +60,40 @@ class Progress:
 class Suggestion:
     """A suggested learning rate with the index it was read at, or None with the reason why not."""
 
-    lr: float | None
-    index: int | None
-    reason: str | None = None
+    lr: float | None = param(doc="The rate this rule reads off the curve; null when it found none")
+    index: int | None = param(doc="Index of that point in the sweep")
+    reason: str | None = param(None, doc="Why the rule found no rate")
 
 
 @dataclass(frozen=True, slots=True)
 class DataInfo:
     """Which split validated a run and how many samples it trained and validated on."""
 
-    validation: Validation
-    train_samples: int
-    val_samples: int
+    validation: Validation = param(doc="test: the set's official test split; holdout: held out of training")
+    train_samples: int = param(doc="Images trained on")
+    val_samples: int = param(doc="Images validated on")
+
+
+@dataclass(frozen=True, slots=True)
+class RangeTestSummary:
+    """What a range test found, without its series: the run's `result`."""
+
+    stop_reason: RangeStopReason = param(
+        doc="completed: the whole sweep ran; diverged: the smoothed loss passed diverge_threshold times its "
+        "minimum; non_finite_loss: a loss was NaN or infinite; cancelled"
+    )
+    num_points: int = param(doc="Points in the sweep, one per step")
+    suggestions: dict[str, Suggestion] = param(doc="Each rule's rate, by rule (minimum, steepest, valley)")
+    suggested_max_lr: float | None = param(
+        doc="The max LR to train with: the LR at the loss minimum / 10; null when the loss never fell clearly"
+    )
+    suggested_base_lr: float | None = param(doc="The base LR: suggested_max_lr / base_lr_factor")
+    min_loss: float | None = param(doc="The lowest smoothed loss (null if not finite)")
+    lr_at_min_loss: float | None = param(doc="The LR at the lowest smoothed loss")
+    start_lr: float | None = param(doc="The sweep's first LR")
+    last_lr: float | None = param(doc="The sweep's last LR (below end_lr when it stopped early)")
+    warnings: tuple[str, ...] = param(doc="Why the suggestions may be unreliable, and what to change")
+    data: DataInfo | None = param(doc="The validation split and the images trained and validated on")
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -91,22 +114,22 @@ class RangeTestResult:
     suggested_base_lr: float | None = None
     data: DataInfo | None = None
 
-    def to_summary(self) -> dict[str, Any]:
-        """Return a JSON-able summary without the series."""
+    def to_summary(self) -> RangeTestSummary:
+        """The outcome without the series."""
         best = min(range(len(self.smoothed_losses)), key=self.smoothed_losses.__getitem__, default=None)
-        return {
-            "stop_reason": self.stop_reason,
-            "num_points": len(self.lrs),
-            "suggestions": {name: asdict(s) for name, s in self.suggestions.items()},
-            "suggested_max_lr": self.suggested_max_lr,
-            "suggested_base_lr": self.suggested_base_lr,
-            "min_loss": None if best is None else _finite_or_none(self.smoothed_losses[best]),
-            "lr_at_min_loss": None if best is None else self.lrs[best],
-            "start_lr": self.lrs[0] if self.lrs else None,
-            "last_lr": self.lrs[-1] if self.lrs else None,
-            "warnings": self.warnings(),
-            "data": None if self.data is None else asdict(self.data),
-        }
+        return RangeTestSummary(
+            stop_reason=self.stop_reason,
+            num_points=len(self.lrs),
+            suggestions=dict(self.suggestions),
+            suggested_max_lr=self.suggested_max_lr,
+            suggested_base_lr=self.suggested_base_lr,
+            min_loss=None if best is None else _finite_or_none(self.smoothed_losses[best]),
+            lr_at_min_loss=None if best is None else self.lrs[best],
+            start_lr=self.lrs[0] if self.lrs else None,
+            last_lr=self.lrs[-1] if self.lrs else None,
+            warnings=tuple(self.warnings()),
+            data=self.data,
+        )
 
     def warnings(self) -> list[str]:
         """Why the suggestions may be unreliable, in words a caller can act on."""
@@ -129,6 +152,20 @@ class RangeTestResult:
         return notes
 
 
+@dataclass(frozen=True, slots=True)
+class TrainSummary:
+    """How a training run ended: the run's `result`."""
+
+    epochs_completed: int = param(doc="Epochs trained to their end")
+    steps: int = param(doc="Optimizer steps taken")
+    stop_reason: TrainStopReason = param(
+        doc="completed: every epoch ran; diverged: the loss became NaN or infinite; cancelled"
+    )
+    final: EpochRecord | None = param(doc="The last epoch's metrics; null before the first epoch ended")
+    best_val_accuracy: float | None = param(doc="The best validation accuracy of any epoch")
+    data: DataInfo | None = param(doc="The validation split and the images trained and validated on")
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """How training ended and the last epoch's metrics."""
@@ -140,13 +177,13 @@ class TrainResult:
     best_val_accuracy: float | None
     data: DataInfo | None = None
 
-    def to_summary(self) -> dict[str, Any]:
-        """Return a JSON-able summary."""
-        return {
-            "epochs_completed": self.epochs_completed,
-            "steps": self.steps,
-            "stop_reason": self.stop_reason,
-            "final": None if self.final is None else asdict(self.final),
-            "best_val_accuracy": self.best_val_accuracy,
-            "data": None if self.data is None else asdict(self.data),
-        }
+    def to_summary(self) -> TrainSummary:
+        """How it ended, without the epochs before the last."""
+        return TrainSummary(
+            epochs_completed=self.epochs_completed,
+            steps=self.steps,
+            stop_reason=self.stop_reason,
+            final=self.final,
+            best_val_accuracy=self.best_val_accuracy,
+            data=self.data,
+        )

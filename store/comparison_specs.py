@@ -73,7 +73,12 @@ class ComparisonCreate(RunLabels):
     epochs: int = spec_field(TrainSpec, "epochs")
     seed: int = spec_field(JobSpec, "seed")
     device: Device = spec_field(JobSpec, "device")
-    variants: list[VariantIn] = Field(default=list(DEFAULT_VARIANTS), min_length=1, max_length=12)
+    variants: list[VariantIn] = Field(
+        default=list(DEFAULT_VARIANTS),
+        min_length=1,
+        max_length=12,
+        description="The optimizer and schedule arms to compare (default: the method's six)",
+    )
     repeats: int = Field(3, ge=1, le=MAX_REPEATS, description="Seeds seed+0 .. seed+repeats-1 per variant")
     clr_bounds_from_lr_find: bool = Field(
         False,

@@ -23,6 +23,7 @@ from store.filters import LabelFilter, comparison_conditions
 from store.ids import new_id
 from store.jobspec import kind_of, request_of
 from store.models import TERMINAL_STATUSES, Comparison, ComparisonTag, EpochMetric, Run, RunStatus
+from store.problems import ProblemCode, failure
 
 
 def create_comparison(
@@ -179,7 +180,11 @@ def release(*, session: Session, comparison_id: str, max_attempts: int) -> None:
         except ChildNotAJob as invalid:
             why = f"bounds {bounds} do not fit: " + "; ".join(e["msg"] for e in invalid.error.errors())
     if why is not None:
-        problem = {"code": "lr_find_not_usable", "detail": why + "; the cyclic variants were not started"}
+        problem = failure(
+            ProblemCode.LR_FIND_NOT_USABLE,
+            "Range test not usable",
+            why + "; the cyclic variants were not started",
+        )
         stop_release(session=session, comparison_id=comparison.id, error=problem)
         return
     if stop_release(session=session, comparison_id=comparison.id, error=None):

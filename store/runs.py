@@ -15,6 +15,7 @@ from store import counters
 from store.filters import RunFilter, run_conditions
 from store.ids import new_id
 from store.models import TERMINAL_STATUSES, OwnerQueue, Run, RunKind, RunStatus, RunTag
+from store.problems import ProblemCode, failure
 
 # Every transition the service makes, keyed by the target: a run moves only from these states.
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
@@ -296,12 +297,9 @@ def reap(*, session: Session, run_id: str, heartbeat_timeout: float) -> bool:
     if run.failed_attempts < run.max_attempts:
         transition(session=session, run_id=run.id, to=RunStatus.QUEUED, dispatched_at=None, worker=None)
         return True
-    error = {
-        "code": "worker_lost",
-        "title": "Worker lost",
-        "detail": f"{reason}; gave up after {run.failed_attempts} attempt(s)",
-        "status": 500,
-    }
+    error = failure(
+        ProblemCode.WORKER_LOST, "Worker lost", f"{reason}; gave up after {run.failed_attempts} attempt(s)"
+    )
     transition(session=session, run_id=run.id, to=RunStatus.FAILED, error=error)
     return False
 

@@ -25,6 +25,7 @@ OVERVIEW_SUFFIX = ":overview"
 # Steps are INTEGER columns (32 bits on PostgreSQL): no stored step is above this, no query goes past it.
 MAX_STEP = 2**31 - 1
 EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+INTEGER_COLUMNS = frozenset({"step", "epoch"})  # served as integers; the others as floats
 
 Columns = dict[str, np.ndarray]
 

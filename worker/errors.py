@@ -12,51 +12,56 @@ from clr.models import WeightsNotFoundError
 from clr.paths import OutsideDataRootsError
 from clr.plugins import PluginError, PluginNotFoundError
 from clr.sources import DatasetNotFoundError
+from store.problems import ProblemCode, failure
 
 
 def problem_for(error: BaseException) -> dict[str, Any]:
     """Map an exception raised by a job to a problem object stored on the run."""
     cause = _spec_cause(error)
     if isinstance(cause, PluginNotFoundError):
-        return _problem(
-            "plugin_missing",
+        return failure(
+            ProblemCode.PLUGIN_MISSING,
             "Plugin not installed on the worker",
             f"{cause}. Install the plugin's package in the worker's image (the API's image has it).",
         )
     if isinstance(error, PluginError):
-        return _problem("plugin_error", "Plugin failed", f"{error}. The worker's log has the traceback.")
+        return failure(
+            ProblemCode.PLUGIN_ERROR, "Plugin failed", f"{error}. The worker's log has the traceback."
+        )
     if isinstance(error, OutsideDataRootsError):
-        return _problem("dataset_path_outside_roots", "Dataset path outside the data roots", str(error))
+        return failure(
+            ProblemCode.DATASET_PATH_OUTSIDE_ROOTS, "Dataset path outside the data roots", str(error)
+        )
     detail = str(error) or type(error).__name__
     if isinstance(error, DatasetNotFoundError):
-        return _problem(
-            "dataset_missing",
+        return failure(
+            ProblemCode.DATASET_MISSING,
             "Dataset not found",
             f"{detail}. Place the files under a data root "
             "(CLR_DATA_ROOTS) or set dataset.download where the worker may download.",
         )
     if isinstance(error, WeightsNotFoundError):
-        return _problem(
-            "weights_missing",
+        return failure(
+            ProblemCode.WEIGHTS_MISSING,
             "Pretrained weights not found",
             f"{detail}. Copy the file into the "
             "worker's torch hub cache (CLR_TORCH_HOME), or submit with model.pretrained=false.",
         )
     if isinstance(error, torch.cuda.OutOfMemoryError):
-        return _problem(
-            "cuda_out_of_memory",
+        return failure(
+            ProblemCode.CUDA_OUT_OF_MEMORY,
             "CUDA out of memory",
             f"{detail.splitlines()[0]}. Lower batch_size, use amp=bf16, or choose a smaller model.",
         )
     if isinstance(error, SoftTimeLimitExceeded):
-        return _problem(
-            "time_limit",
+        return failure(
+            ProblemCode.TIME_LIMIT,
             "Job time limit exceeded",
             "The job ran past CLR_JOB_SOFT_TIME_LIMIT; lower epochs or raise the limit.",
         )
     if isinstance(error, ValueError):
-        return _problem("invalid_job", "Invalid job", detail)
-    return _problem("job_error", "Job failed", f"{type(error).__name__}: {detail}")
+        return failure(ProblemCode.INVALID_JOB, "Invalid job", detail)
+    return failure(ProblemCode.JOB_ERROR, "Job failed", f"{type(error).__name__}: {detail}")
 
 
 def _spec_cause(error: BaseException) -> BaseException:
@@ -68,8 +73,4 @@ def _spec_cause(error: BaseException) -> BaseException:
 
 
 def diverged(detail: str) -> dict[str, Any]:
-    return _problem("diverged", "Training diverged", detail)
-
-
-def _problem(code: str, title: str, detail: str) -> dict[str, Any]:
-    return {"type": "about:blank", "code": code, "title": title, "detail": detail, "status": 500}
+    return failure(ProblemCode.DIVERGED, "Training diverged", detail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -83,12 +84,12 @@ def _finish_lr_find(result: clr.RangeTestResult) -> tuple[RunStatus, dict[str, A
     if result.stop_reason == "paused":
         return RunStatus.QUEUED, {}
     if result.stop_reason == "cancelled":
-        return RunStatus.CANCELLED, {"result": result.to_summary()}
-    return RunStatus.SUCCEEDED, {"result": result.to_summary()}
+        return RunStatus.CANCELLED, {"result": asdict(result.to_summary())}
+    return RunStatus.SUCCEEDED, {"result": asdict(result.to_summary())}
 
 
 def _finish_train(result: clr.TrainResult) -> tuple[RunStatus, dict[str, Any]]:
-    summary = result.to_summary()
+    summary = asdict(result.to_summary())
     if result.stop_reason == "paused":
         return RunStatus.QUEUED, {}
     if result.stop_reason == "cancelled":

@@ -7,11 +7,10 @@ from fastapi.responses import FileResponse
 
 from api.deps import RunDep, SettingsDep
 from api.errors import ApiError
-from store.schemas import Problem
+from api.responses import OWNED, problems
+from store.problems import ProblemCode
 
-router = APIRouter(
-    prefix="/runs", tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}}
-)
+router = APIRouter(prefix="/runs", tags=["runs"], responses=problems(*OWNED, ProblemCode.ARTIFACT_NOT_FOUND))
 WEIGHTS = "model.pt"  # the worker's JobContext.weights_path: <artifact_dir>/<run id>/model.pt
 
 
@@ -21,9 +20,9 @@ WEIGHTS = "model.pt"  # the worker's JobContext.weights_path: <artifact_dir>/<ru
     responses={200: {"content": {"application/octet-stream": {}}}},
     summary="Download a run's trained weights",
 )
-def download_weights(run: RunDep, settings: SettingsDep) -> FileResponse:
+def get_run_weights(run: RunDep, settings: SettingsDep) -> FileResponse:
     """The state dict `torch.save`d when training ended; 404 while it runs, or for a range test."""
     path = settings.resolved_artifact_dir / run.id / WEIGHTS
     if not path.is_file():
-        raise ApiError(404, "artifact_not_found", f"run {run.id} has no {WEIGHTS} (status {run.status})")
+        raise ApiError(ProblemCode.ARTIFACT_NOT_FOUND, f"run {run.id} has no {WEIGHTS} (status {run.status})")
     return FileResponse(path, media_type="application/octet-stream", filename=f"{run.id}-{WEIGHTS}")

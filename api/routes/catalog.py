@@ -6,11 +6,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import OwnerDep
+from api.responses import problems
 from store import catalog
 from store.catalog import ModelOut, OptimizerOut, PolicyOut
-from store.schemas import Problem
+from store.problems import ProblemCode
 
-router = APIRouter(tags=["discovery"], responses={401: {"model": Problem}})
+router = APIRouter(tags=["discovery"], responses=problems(ProblemCode.UNAUTHORIZED))
 
 
 class ModelList(BaseModel):

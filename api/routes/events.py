@@ -11,18 +11,11 @@ from starlette.background import BackgroundTask
 from api.deps import OwnerDep, RunDep, SessionDep, SessionFactoryDep, StreamSlotsDep
 from api.errors import ApiError
 from api.events import Cursor, run_events
-from store.schemas import Problem
+from api.responses import OWNED, problems
+from store.problems import ProblemCode
 
 RETRY_AFTER_SECONDS = 30
-router = APIRouter(
-    tags=["runs"],
-    responses={
-        401: {"model": Problem},
-        404: {"model": Problem},
-        422: {"model": Problem, "description": "A Last-Event-ID that is no event id of this stream"},
-        429: {"model": Problem, "description": "Too many streams open for this owner; see Retry-After"},
-    },
-)
+router = APIRouter(tags=["runs"], responses=problems(*OWNED, ProblemCode.TOO_MANY_STREAMS))
 
 EVENTS_DOC = (
     "`text/event-stream` of `status` (data: the run, as `GET /runs/{id}`), `points` "
@@ -41,25 +34,27 @@ EVENTS_DOC = (
     response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def events(
+def stream_run_events(
     run: RunDep,
     owner: OwnerDep,
     session: SessionDep,
     factory: SessionFactoryDep,
     slots: StreamSlotsDep,
-    last_event_id: Annotated[str | None, Header(max_length=200)] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(max_length=200, description="The id of the last event received: resume after it"),
+    ] = None,
 ) -> EventSourceResponse:
     """Status changes, new points and new epochs of the run until it finishes."""
     try:
         cursor = Cursor.parse(last_event_id)
     except ValueError as error:
         item = {"loc": ["header", "last-event-id"], "msg": str(error), "type": "value_error"}
-        raise ApiError(422, "validation_error", f"Last-Event-ID: {error}", errors=[item]) from None
+        raise ApiError(ProblemCode.VALIDATION_ERROR, f"Last-Event-ID: {error}", errors=[item]) from None
     release = slots.take(owner)
     if release is None:
         raise ApiError(
-            429,
-            "too_many_streams",
+            ProblemCode.TOO_MANY_STREAMS,
             f"{slots.limit} event streams are open for this owner; close one or retry later",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

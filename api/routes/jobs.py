@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
 
+from api import examples
 from api.deps import HotPathDep, OwnerDep, SettingsDep
+from api.responses import LOCATION, Responses, problems
 from api.submit import submit
 from api.views import run_out
 from store.jobspec import JobRequest, LRFindCreate, TrainCreate
 from store.models import Run
-from store.schemas import Problem, RunOut
+from store.problems import ProblemCode
+from store.schemas import RunOut
 
 router = APIRouter(tags=["jobs"])
 
@@ -25,12 +28,23 @@ IdempotencyKey = Annotated[
         description="Repeat a request safely: the same key and body return the run first created",
     ),
 ]
-RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"model": RunOut, "description": "Replay of an earlier request with the same Idempotency-Key"},
-    401: {"model": Problem},
-    413: {"model": Problem},
-    422: {"model": Problem},
-    429: {"model": Problem, "description": "Too many queued runs; see Retry-After"},
+SUBMIT_PROBLEMS = (
+    ProblemCode.UNAUTHORIZED,
+    ProblemCode.BAD_REQUEST,
+    ProblemCode.BODY_TOO_LARGE,
+    ProblemCode.LIMIT_EXCEEDED,
+    ProblemCode.DATASET_PATH_OUTSIDE_ROOTS,
+    ProblemCode.CALLBACK_URL_NOT_ALLOWED,
+    ProblemCode.IDEMPOTENCY_KEY_REUSED,
+    ProblemCode.TOO_MANY_QUEUED,
+)
+ACCEPTED: Responses = {
+    202: {"description": "Accepted: the run is queued; poll it at Location", "headers": LOCATION},
+    200: {
+        "model": RunOut,
+        "description": "The run an earlier request with the same Idempotency-Key and body created",
+        "headers": LOCATION,
+    },
 }
 
 
@@ -62,13 +76,31 @@ def _answer(run: Run, created: bool, response: Response) -> RunOut:
     return run_out(run)
 
 
-@router.post("/lr-find", status_code=202, responses=RESPONSES, summary="Queue a learning-rate range test")
-async def create_lr_find(body: LRFindCreate, response: Response, submit_job: SubmitDep) -> RunOut:
+@router.post(
+    "/lr-find",
+    status_code=202,
+    responses={**ACCEPTED, **problems(*SUBMIT_PROBLEMS)},
+    summary="Queue a learning-rate range test",
+)
+async def create_lr_find(
+    body: Annotated[LRFindCreate, Body(openapi_examples=examples.LR_FIND)],
+    response: Response,
+    submit_job: SubmitDep,
+) -> RunOut:
     """Queue a range test; poll the run at `Location` and read its curve at `/runs/{id}/curves`."""
     return _answer(*await submit_job(body), response)
 
 
-@router.post("/train", status_code=202, responses=RESPONSES, summary="Queue a training run")
-async def create_train(body: TrainCreate, response: Response, submit_job: SubmitDep) -> RunOut:
+@router.post(
+    "/train",
+    status_code=202,
+    responses={**ACCEPTED, **problems(*SUBMIT_PROBLEMS, ProblemCode.LR_FIND_NOT_USABLE)},
+    summary="Queue a training run",
+)
+async def create_training(
+    body: Annotated[TrainCreate, Body(openapi_examples=examples.TRAIN)],
+    response: Response,
+    submit_job: SubmitDep,
+) -> RunOut:
     """Queue training; `schedule.from_lr_find` fills missing bounds from a succeeded range test of yours."""
     return _answer(*await submit_job(body), response)

@@ -7,16 +7,22 @@ from fastapi import APIRouter, Response
 from api import comparisons
 from api.deps import ComparisonDep, RunDep, SessionDep
 from api.plots import PlotFormat, comparison_figure, run_plot
-from store.schemas import Problem
+from api.responses import OWNED, problems
 
-router = APIRouter(tags=["plots"], responses={401: {"model": Problem}, 404: {"model": Problem}})
+router = APIRouter(tags=["plots"], responses=problems(*OWNED))
 IMAGES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "The figure"}
+    200: {
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("image/png", "image/svg+xml")
+        },
+        "description": "The figure",
+    }
 }
 
 
 @router.get("/runs/{run_id}/plot.{fmt}", response_class=Response, responses=IMAGES, summary="Plot a run")
-def plot_run(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
+def get_run_plot(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
     """Range test: smoothed loss against LR (log x), suggested bounds marked; training: LR, loss, accuracy."""
     return Response(run_plot(session=session, run=run, fmt=fmt), media_type=fmt.media_type)
 
@@ -27,7 +33,7 @@ def plot_run(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
     responses=IMAGES,
     summary="Plot a comparison",
 )
-def plot_comparison(comparison: ComparisonDep, session: SessionDep, fmt: PlotFormat) -> Response:
+def get_comparison_plot(comparison: ComparisonDep, session: SessionDep, fmt: PlotFormat) -> Response:
     """Validation and training accuracy per variant: mean over repeats with a ±std band."""
     curves = comparisons.curves(session=session, comparison=comparison)
     return Response(comparison_figure(curves, comparison.request, fmt), media_type=fmt.media_type)

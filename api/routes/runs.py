@@ -6,16 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.curves import NPY_MEDIA_TYPE, CurveQuery, curves_response
+from api import examples, service
+from api.curves import CSV_MEDIA_TYPE, NPY_MEDIA_TYPE, CurveQuery, curves_response
 from api.deps import OwnerDep, RunDep, SessionDep, SettingsDep
 from api.queries import RunQuery
-from api.service import cancel_run, delete_run, page_of_runs
+from api.responses import NEXT_CURSOR, problems
 from api.views import run_out
-from store.schemas import Problem, RunOut, RunPage
+from store.problems import ProblemCode
+from store.schemas import RangeCurves, RunOut, RunPage, TrainCurves
 
-router = APIRouter(
-    prefix="/runs", tags=["runs"], responses={401: {"model": Problem}, 404: {"model": Problem}}
-)
+router = APIRouter(prefix="/runs", tags=["runs"], responses=problems(ProblemCode.UNAUTHORIZED))
 
 
 @router.get("", summary="List runs, newest first")
@@ -23,7 +23,7 @@ def list_runs(
     owner: OwnerDep, session: SessionDep, settings: SettingsDep, query: Annotated[RunQuery, Query()]
 ) -> RunPage:
     """The caller's runs that pass every given filter, newest first, one page at a time."""
-    found, next_cursor = page_of_runs(
+    found, next_cursor = service.page_of_runs(
         session=session,
         owner=owner,
         limit=min(query.limit, settings.max_page_size),
@@ -33,7 +33,11 @@ def list_runs(
     return RunPage(items=[run_out(run) for run in found], next_cursor=next_cursor)
 
 
-@router.get("/{run_id}", summary="Read a run")
+@router.get(
+    "/{run_id}",
+    summary="Read a run",
+    responses=problems(ProblemCode.NOT_FOUND),
+)
 async def get_run(run: RunDep) -> RunOut:
     """Status, progress, request, result and error of one run."""
     return run_out(run)
@@ -43,26 +47,37 @@ async def get_run(run: RunDep) -> RunOut:
     "/{run_id}",
     status_code=204,
     response_class=Response,
-    responses={409: {"model": Problem}},
+    responses={
+        204: {"description": "Deleted, with its series, files and pending webhook"},
+        **problems(ProblemCode.NOT_FOUND, ProblemCode.RUN_ACTIVE, ProblemCode.RUN_IN_COMPARISON),
+    },
     summary="Delete an ended run",
 )
-def delete(run: RunDep, session: SessionDep, settings: SettingsDep) -> Response:
+def delete_run(run: RunDep, session: SessionDep, settings: SettingsDep) -> Response:
     """Remove an ended run with its curves, epochs, files and pending webhook; 409 while queued or running."""
-    delete_run(session=session, run=run, artifact_dir=settings.resolved_artifact_dir)
+    service.delete_run(session=session, run=run, artifact_dir=settings.resolved_artifact_dir)
     return Response(status_code=204)
 
 
-@router.post("/{run_id}/cancel", status_code=202, responses={409: {"model": Problem}}, summary="Cancel a run")
-def cancel(run: RunDep, session: SessionDep) -> RunOut:
+@router.post(
+    "/{run_id}/cancel",
+    status_code=202,
+    responses={
+        202: {"description": "Queued: now cancelled; running: now cancelling, and it stops within a batch"},
+        **problems(ProblemCode.NOT_FOUND, ProblemCode.RUN_TERMINAL),
+    },
+    summary="Cancel a run",
+)
+def cancel_run(run: RunDep, session: SessionDep) -> RunOut:
     """Queued runs are cancelled at once; running ones move to cancelling and stop within a batch."""
-    return run_out(cancel_run(session=session, run=run))
+    return run_out(service.cancel_run(session=session, run=run))
 
 
 CURVES_DOC = (
-    "lr_find runs: `{run_id, kind, status, points, next_cursor, step, lr, loss, smoothed_loss, accuracy}`; "
-    "train runs: `{run_id, kind, status, points, next_cursor, batch: {step, epoch, lr, loss}, "
-    "epochs: {epoch, step, train_loss, train_accuracy, val_loss, val_accuracy, lr}}`. "
-    "Non-finite values are null."
+    "The run's per-step curve (partial while it runs), filtered by step and lr, then downsampled to "
+    "`max_points` or paged by `cursor`/`limit`. JSON: `RangeCurves` for a range test, `TrainCurves` "
+    "(per-step `batch` and per-epoch `epochs`) for training; `format=npy` and `format=csv` give the "
+    "per-step series alone."
 )
 
 
@@ -71,8 +86,20 @@ CURVES_DOC = (
     summary="Read a run's curves",
     description=CURVES_DOC,
     response_class=Response,
-    responses={200: {"content": {"application/json": {}, NPY_MEDIA_TYPE: {}}}},
+    responses={
+        200: {
+            "model": RangeCurves | TrainCurves,
+            "description": "The curve in the asked format",
+            "headers": NEXT_CURSOR,
+            "content": {  # JSON first: generated clients parse the first type they know
+                "application/json": {},
+                NPY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                CSV_MEDIA_TYPE: {"schema": {"type": "string"}, "example": examples.RANGE_CSV},
+            },
+        },
+        **problems(ProblemCode.NOT_FOUND),
+    },
 )
-def curves(run: RunDep, session: SessionDep, query: Annotated[CurveQuery, Query()]) -> Response:
+def get_run_curves(run: RunDep, session: SessionDep, query: Annotated[CurveQuery, Query()]) -> Response:
     """Columns of the run's per-step curve (partial while it runs)."""
     return curves_response(session=session, run=run, query=query)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, RedirectResponse
 
 from api.errors import ApiError
+from store.problems import ProblemCode
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # The only files served, with their types: nothing else under STATIC is reachable.
@@ -54,5 +55,5 @@ def dashboard(
 def asset(name: str) -> FileResponse:
     """The dashboard's script and style sheet."""
     if name not in FILES:
-        raise ApiError(404, "not_found", f"no dashboard file {name!r}")
+        raise ApiError(ProblemCode.NOT_FOUND, f"no dashboard file {name!r}")
     return FileResponse(STATIC / name, media_type=FILES[name], headers=SECURITY_HEADERS)

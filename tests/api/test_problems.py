@@ -133,6 +133,15 @@ async def test_a_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> No
     assert answer.headers["allow"] == "GET"
 
 
+async def test_a_405_allows_every_method_of_the_path_not_only_its_first_routes(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    answer = await client.put(f"/runs/{'0' * 32}", headers=auth)
+    assert_problem(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == "DELETE, GET"
+    assert "allowed: DELETE, GET" in answer.json()["detail"]
+
+
 async def test_a_body_declared_larger_than_the_limit_is_413(
     make_client: Callable[..., Any], auth: dict[str, str]
 ) -> None:

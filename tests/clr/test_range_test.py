@@ -35,8 +35,8 @@ def test_range_test_loss_falls_then_rises_and_suggestions_lie_in_the_sweep(
     assert result.suggested_max_lr == result.suggestions["minimum"].lr
     assert result.suggested_base_lr == pytest.approx(result.suggested_max_lr / 6.0)  # type: ignore[operator]
     summary = result.to_summary()
-    assert summary["num_points"] == len(result.lrs)
-    assert summary["stop_reason"] == "diverged"
+    assert summary.num_points == len(result.lrs)
+    assert summary.stop_reason == "diverged"
 
 
 def test_range_test_restores_weights_optimizer_and_rng_bit_for_bit(

@@ -73,7 +73,7 @@ def test_a_sweep_whose_loss_still_falls_at_the_end_warns_to_raise_end_lr() -> No
     lrs = np.geomspace(1e-7, 0.1, 100).tolist()
     falling = np.linspace(2.3, 1.0, 100).tolist()
     result = clr.RangeTestResult(tuple(lrs), tuple(falling), tuple(falling), (0.0,) * 100, "completed")
-    assert any("raise end_lr" in note for note in result.to_summary()["warnings"])
+    assert any("raise end_lr" in note for note in result.to_summary().warnings)
     turning = falling[:60] + falling[60:0:-1][:40]
     result = clr.RangeTestResult(tuple(lrs), tuple(turning), tuple(turning), (0.0,) * 100, "completed")
-    assert not any("raise end_lr" in note for note in result.to_summary()["warnings"])
+    assert not any("raise end_lr" in note for note in result.to_summary().warnings)

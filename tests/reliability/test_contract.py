@@ -63,10 +63,19 @@ def test_every_request_the_schema_allows_is_refused_with_a_4xx_or_built_by_the_w
     assert accepted, "no generated request was accepted: the test would prove nothing"
 
 
-def test_a_bounded_schemathesis_run_against_the_live_server_finds_no_server_error(live_api: Service) -> None:
+# Every answer is checked against the document: status, content type, headers and body schema.
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
+    "response_schema_conformance,allow_header_conformance"
+)
+
+
+def test_a_bounded_schemathesis_run_finds_no_server_error_and_every_answer_as_documented(
+    live_api: Service,
+) -> None:
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{live_api.base_url}/openapi.json",
-        "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {live_api.key}",
+        "--checks", CHECKS, "--header", f"Authorization: Bearer {live_api.key}",
         "--max-time", "60", "--workers", "1", "--seed", "1", "--warnings", "off",
     ]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)

@@ -21,10 +21,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 EPOCHS = 6
 TRAINING: dict[str, Any] = {
     "model": {"name": "vanilla_cnn"},
-    "dataset": {"name": "digits"},
+    "dataset": {"name": "digits", "resize": 32},  # epochs of a few seconds: heartbeats see inside them
     "optimizer": {"name": "sgd_momentum"},
     "epochs": EPOCHS,
-    "batch_size": 32,
+    "batch_size": 16,
     "schedule": {"policy": "triangular", "base_lr": 0.005, "max_lr": 0.05, "step_size_iter": 30},
 }
 
@@ -87,10 +87,10 @@ def test_sigterm_mid_training_requeues_the_run_and_another_worker_finishes_it_fr
 ) -> None:
     with service.client() as client:
         run_id = client.post("/train", json=TRAINING).json()["id"]
-        wait_until(lambda: _epochs(client, run_id) >= 1, timeout=120, what="epoch 0 recorded")
+        wait_until(lambda: _epochs(client, run_id) >= 1, timeout=180, what="epoch 0 recorded")
         first = time.monotonic()
-        wait_until(lambda: _epochs(client, run_id) >= 2, timeout=120, what="epoch 1 recorded")
-        time.sleep((time.monotonic() - first) / 2)  # into the middle of epoch 2
+        wait_until(lambda: _epochs(client, run_id) >= 2, timeout=180, what="epoch 1 recorded")
+        time.sleep((time.monotonic() - first) / 3)  # a third into epoch 2 (progress comes only per chunk)
         drained = drain_and_finish(service, client, run_id, "/train", TRAINING)
     state = clr.load_checkpoint(drained.checkpoint)
     run, curves = drained.finished, drained.curves
