@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,9 @@ from store.migrate import upgrade
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# One Redis db number per pytest-xdist worker (gw0 → 13, gw1 → 12, …), so parallel workers never share a queue.
+XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{13 - XDIST_INDEX}")
 
 
 def unavailable(what: str, error: Exception) -> None:
@@ -32,13 +36,18 @@ def unavailable(what: str, error: Exception) -> None:
 
 
 def apt_install(package: str, installed: Callable[[], bool]) -> None:
-    """Install a Debian package with apt-get (as CI does, as root) unless `installed()` already holds."""
-    if installed():
-        return
-    install = ["apt-get", "install", "-y", "-q", package]
-    if subprocess.run(install, capture_output=True, check=False, timeout=900).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False, timeout=300)
-        subprocess.run(install, capture_output=True, check=False, timeout=900)
+    """Install a Debian package with apt-get (as CI does, as root) unless `installed()` already holds.
+
+    Parallel test workers take turns through a lock file: apt-get holds the dpkg lock and a second one would fail.
+    """
+    with open(Path(tempfile.gettempdir()) / "clr-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed():
+            return
+        install = ["apt-get", "install", "-y", "-q", package]
+        if subprocess.run(install, capture_output=True, check=False, timeout=900).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False, timeout=300)
+            subprocess.run(install, capture_output=True, check=False, timeout=900)
     if not installed():
         unavailable(package, FileNotFoundError(f"apt-get install {package} failed"))
 

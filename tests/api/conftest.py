@@ -65,7 +65,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def celery_app(redis_url: str) -> Iterator[Celery]:
-    """A real Celery app on Redis db 13; the api only sends to it, no worker consumes QUEUE."""
+    """A real Celery app on the tests' Redis db; the api only sends to it, no worker consumes QUEUE."""
     app = make_celery(Settings(broker_url=redis_url, queue=QUEUE))
     yield app
     app.close()
