@@ -22,7 +22,7 @@ from store.migrate import upgrade
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-# One Redis db number per pytest-xdist worker (gw0 → 13, gw1 → 12, …), so parallel workers never share a queue.
+# A Redis db number per pytest-xdist worker (gw0: 13, gw1: 12, …): parallel workers never share a queue.
 XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{13 - XDIST_INDEX}")
 
@@ -38,7 +38,7 @@ def unavailable(what: str, error: Exception) -> None:
 def apt_install(package: str, installed: Callable[[], bool]) -> None:
     """Install a Debian package with apt-get (as CI does, as root) unless `installed()` already holds.
 
-    Parallel test workers take turns through a lock file: apt-get holds the dpkg lock and a second one would fail.
+    Parallel test workers take turns through a lock file: a second apt-get would fail on the dpkg lock.
     """
     with open(Path(tempfile.gettempdir()) / "clr-tests-apt.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
