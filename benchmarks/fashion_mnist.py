@@ -137,7 +137,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the service on the way out
     variants = [v for v in VARIANTS if not args.variants or v["name"] in args.variants]
     body = {
-        "model": {"name": "vanilla_cnn", "width": args.width},
+        "model": {"name": "vanilla_cnn", "params": {"width": args.width}},
         "dataset": {"name": "fashion_mnist"},
         "epochs": args.epochs,
         "repeats": args.repeats,
