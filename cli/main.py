@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -17,12 +18,33 @@ from store.migrate import upgrade
 from store.settings import Settings, get_settings
 from worker.devices import choose_gpus, visible_gpus
 
-app = typer.Typer(
-    help="Learning-rate range tests and cyclical-LR training as a service.", no_args_is_help=True
-)
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+# Help is click's plain text: typer's rich panels show `<str>`/`<bool>` type placeholders with click 8.5.
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(keys_app, name="keys")
 commands.register(app)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"clr-service {version('clr-service')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = False,
+) -> None:
+    """Learning-rate range tests and cyclical-LR training as a service.
+
+    Exit statuses of the client commands: 0 done (a waited-for or watched run succeeded), 1 the run
+    failed, 2 a usage error or no API key, 3 the run was cancelled, 4 the service answered an error or
+    could not be reached, 5 --wait-limit passed.
+    """
+
 
 LOCAL_OWNER = "local"
 STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
@@ -41,9 +63,9 @@ def migrate() -> None:
 
 @app.command()
 def api(
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(metavar="N", help="uvicorn worker processes")] = 1,
     relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
 ) -> None:
     """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker."""
@@ -61,11 +83,18 @@ def relay_process() -> None:
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume")] = "",
+    queues: Annotated[
+        str, typer.Option("--queues", metavar="QUEUES", help="Comma-separated queues to consume")
+    ] = "",
     gpus: Annotated[
-        str, typer.Option(help="'all' visible GPUs, or their indices such as 0,1,3: one job on each")
+        str,
+        typer.Option(
+            "--gpus",
+            metavar="GPUS",
+            help="'all' visible GPUs, or their indices such as 0,1,3: one job on each",
+        ),
     ] = "all",
-    hostname: Annotated[str | None, typer.Option(help="Celery node name")] = None,
+    hostname: Annotated[str | None, typer.Option(metavar="NAME", help="Celery node name")] = None,
 ) -> None:
     """Start a Celery worker: a pool process per GPU, each pinned to its own (one CPU process without GPUs).
 
@@ -129,8 +158,8 @@ def worker_command(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
 ) -> None:
     """Migrate, then run the API and one embedded worker together (what `make run` calls)."""
     settings = get_settings()
@@ -161,7 +190,9 @@ def _ensure_local_key() -> None:
 
 
 @keys_app.command("create")
-def keys_create(owner: Annotated[str, typer.Option(help="Who the key's runs belong to")]) -> None:
+def keys_create(
+    owner: Annotated[str, typer.Option("--owner", metavar="OWNER", help="Who the key's runs belong to")],
+) -> None:
     """Create a key and print it once; only its digest is stored."""
     with transaction(_factory()) as session:
         row, plain = keys.create_key(session=session, owner=owner)
@@ -170,7 +201,9 @@ def keys_create(owner: Annotated[str, typer.Option(help="Who the key's runs belo
 
 
 @keys_app.command("revoke")
-def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key, or its first 12 characters")]) -> None:
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(metavar="KEY", help="The key, or its first 12 characters")],
+) -> None:
     """Revoke a key."""
     with transaction(_factory()) as session:
         count = keys.revoke_key(session=session, prefix=prefix)
@@ -181,7 +214,11 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key, or its firs
 
 
 @keys_app.command("list")
-def keys_list(owner: Annotated[str | None, typer.Option(help="Only this owner's keys")] = None) -> None:
+def keys_list(
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="OWNER", help="Only this owner's keys")
+    ] = None,
+) -> None:
     """List keys (prefix, owner, created, revoked)."""
     with transaction(_factory()) as session:
         for row in keys.list_keys(session=session, owner=owner):
