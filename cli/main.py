@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from importlib.metadata import version
 from typing import Annotated
 
@@ -47,6 +48,8 @@ def main(
 
 
 LOCAL_OWNER = "local"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode
 STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
 
 
@@ -61,18 +64,47 @@ def migrate() -> None:
     typer.echo("database at head")
 
 
+LogLevel = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level", metavar="LEVEL", help="debug, info, warning or error (default: CLR_LOG_LEVEL, info)"
+    ),
+]
+
+
 @app.command()
 def api(
     host: Annotated[str, typer.Option("--host", metavar="HOST", help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(metavar="N", help="uvicorn worker processes")] = 1,
     relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
+    log_level: LogLevel = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(help="Log every request: method, path, status (default: CLR_ACCESS_LOG, off)"),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker."""
-    processes = {"api": api_command(host, port, workers=workers)}
+    """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker.
+
+    Several workers count HTTP metrics in a shared directory (PROMETHEUS_MULTIPROC_DIR, made here unless
+    set), so /metrics answers the same whichever process serves it.
+    """
+    settings = get_settings()
+    level = _checked_level(log_level) or settings.log_level
+    env = {**os.environ, "CLR_LOG_LEVEL": level}
+    if workers > 1:
+        env.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="clr-api-metrics-"))
+    chosen = settings.access_log if access_log is None else access_log
+    processes = {"api": api_command(host, port, workers=workers, log_level=level, access_log=chosen)}
     if relay:
         processes["relay"] = relay_command()
-    run_together(processes, os.environ, grace=STOP_GRACE)
+    run_together(processes, env, grace=STOP_GRACE)
+
+
+def _checked_level(level: str | None) -> str | None:
+    if level is not None and level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
+    return level and level.lower()
 
 
 @app.command("relay")
@@ -104,8 +136,18 @@ def worker(
         chosen = choose_gpus(gpus, visible_gpus())
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--gpus") from None
-    command = worker_command(queues or get_settings().queue, max(1, len(chosen)), hostname)
-    os.execvpe(sys.executable, command, {**os.environ, "CLR_WORKER_GPUS": ",".join(chosen)})
+    settings = get_settings()
+    command = worker_command(queues or settings.queue, max(1, len(chosen)), hostname)
+    env = worker_env({**os.environ, "CLR_WORKER_GPUS": ",".join(chosen)}, settings)
+    os.execvpe(sys.executable, command, env)
+
+
+def worker_env(env: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The worker's environment: with CLR_WORKER_METRICS_PORT set, a fresh directory where its pool processes
+    write their metrics for the main process to serve (unless PROMETHEUS_MULTIPROC_DIR is set already)."""
+    if settings.worker_metrics_port is None or MULTIPROCESS_DIR in env:
+        return env
+    return {**env, MULTIPROCESS_DIR: tempfile.mkdtemp(prefix="clr-worker-metrics-")}
 
 
 def embedded_worker_threads(settings: Settings) -> int:
@@ -113,7 +155,9 @@ def embedded_worker_threads(settings: Settings) -> int:
     return settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
 
 
-def api_command(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> list[str]:
+def api_command(
+    host: str, port: int, *, workers: int = 1, log_level: str = "info", access_log: bool = False
+) -> list[str]:
     """uvicorn serving the app; open event streams get a few seconds to close when it is stopped."""
     return [
         sys.executable,
@@ -125,7 +169,7 @@ def api_command(host: str, port: int, *, workers: int = 1, log_level: str = "war
         f"--port={port}",
         f"--workers={workers}",
         f"--log-level={log_level}",
-        "--no-access-log",
+        "--access-log" if access_log else "--no-access-log",
         "--timeout-graceful-shutdown=5",
     ]
 
@@ -136,7 +180,7 @@ def relay_command() -> list[str]:
 
 
 def worker_command(
-    queues: str, concurrency: int, hostname: str | None, *, loglevel: str = "INFO"
+    queues: str, concurrency: int, hostname: str | None, *, loglevel: str | None = None
 ) -> list[str]:
     """The Celery worker command line every launcher uses (CLI, tests, benchmarks)."""
     command = [
@@ -149,7 +193,7 @@ def worker_command(
         "--pool=prefork",
         f"--concurrency={concurrency}",
         f"--queues={queues}",
-        f"--loglevel={loglevel}",
+        f"--loglevel={(loglevel or get_settings().log_level).upper()}",
         "--without-mingle",
         "--without-gossip",
     ]
@@ -168,11 +212,11 @@ def serve(
     _ensure_local_key()
     env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(embedded_worker_threads(settings))}
     processes = {
-        "api": api_command(host, port, log_level="info"),
+        "api": api_command(host, port, log_level=settings.log_level, access_log=settings.access_log),
         "worker": worker_command(settings.queue, 1, "embedded@%h"),
         "relay": relay_command(),
     }
-    run_together(processes, env, grace=settings.drain_timeout + STOP_GRACE)
+    run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE)
 
 
 def _ensure_local_key() -> None:
