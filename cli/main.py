@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 from importlib.metadata import version
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cli import commands
 from cli.processes import run_together
+from dispatch.logs import logging_config
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
@@ -95,7 +98,11 @@ def api(
     if workers > 1:
         env.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="clr-api-metrics-"))
     chosen = settings.access_log if access_log is None else access_log
-    processes = {"api": api_command(host, port, workers=workers, log_level=level, access_log=chosen)}
+    command = api_command(host, port, workers=workers, log_level=level, access_log=chosen)
+    # uvicorn's supervisor of several workers never loads the app: it takes the format from --log-config.
+    config = Path(tempfile.mkdtemp(prefix="clr-api-")) / "logging.json"
+    config.write_text(json.dumps(logging_config(settings, "api", level=level.upper())))
+    processes = {"api": [*command, f"--log-config={config}"]}
     if relay:
         processes["relay"] = relay_command()
     run_together(processes, env, grace=STOP_GRACE)
@@ -182,18 +189,24 @@ def relay_command() -> list[str]:
 def worker_command(
     queues: str, concurrency: int, hostname: str | None, *, loglevel: str | None = None
 ) -> list[str]:
-    """The Celery worker command line every launcher uses (CLI, tests, benchmarks)."""
+    """The Celery worker command line every launcher uses (CLI, tests, benchmarks).
+
+    With JSON logs it is --quiet: Celery's start-up banner is text printed past the logging.
+    """
+    settings = get_settings()
+    quiet = ["--quiet"] if settings.log_format == "json" else []
     command = [
         sys.executable,
         "-m",
         "celery",
         "-A",
         "worker.tasks:celery_app",
+        *quiet,
         "worker",
         "--pool=prefork",
         f"--concurrency={concurrency}",
         f"--queues={queues}",
-        f"--loglevel={(loglevel or get_settings().log_level).upper()}",
+        f"--loglevel={(loglevel or settings.log_level).upper()}",
         "--without-mingle",
         "--without-gossip",
     ]

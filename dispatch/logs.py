@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import logging.config
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 from store.settings import Settings
 
@@ -81,18 +82,33 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{ids}]" if ids else text
 
 
+def logging_config(settings: Settings, process: str, *, level: int | str | None = None) -> dict[str, Any]:
+    """A `logging.config.dictConfig` dictionary: stderr in `settings.log_format` at `level` (default
+    `settings.log_level`), servers' own loggers through the root's handler (also uvicorn's --log-config)."""
+    formatter: dict[str, Any] = (
+        {"()": f"{__name__}.JsonFormatter", "process": process}
+        if settings.log_format == "json"
+        else {"()": f"{__name__}.TextFormatter"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": f"{__name__}.ContextFilter"}},
+        "formatters": {"service": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "service",
+                "filters": ["context"],
+            }
+        },
+        "root": {"level": level or settings.log_level.upper(), "handlers": ["stderr"]},
+        "loggers": {name: {"handlers": [], "propagate": True} for name in SERVER_LOGGERS},
+    }
+
+
 def configure_logging(settings: Settings, process: str, *, level: int | str | None = None) -> None:
-    """Log to stderr in `settings.log_format` at `level` (default `settings.log_level`), servers' own
-    loggers included."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(JsonFormatter(process) if settings.log_format == "json" else TextFormatter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level or settings.log_level.upper())
-    for name in SERVER_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
+    """Log as `logging_config` says; Python's warnings too, so each line has the one format."""
+    logging.config.dictConfig(logging_config(settings, process, level=level))
+    logging.captureWarnings(True)
