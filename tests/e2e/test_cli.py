@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cli.exits import ExitCode
 from tests.e2e.conftest import ROOT, Service, free_port, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -196,3 +197,12 @@ def test_a_comparison_is_started_waited_for_listed_watched_and_deleted(
     assert re.search(r"1/1 runs", watched.stderr), watched.stderr
     assert (deleted.returncode, deleted.stdout) == (0, f"deleted {comparison['id']}\n")
     assert gone.returncode == 4
+
+
+def test_the_readme_lists_every_exit_status() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| status | meaning |") :].split("\n\n")[0]
+
+    assert [int(row) for row in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)] == [
+        int(c) for c in ExitCode
+    ]
