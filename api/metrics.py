@@ -21,13 +21,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch.build import add_build_info
+from dispatch.prometheus import MULTIPROCESS_DIR, add_build_info
 from store import stats
 from store.counters import DURATION_BUCKETS
 from store.models import RunKind, RunStatus
 from store.runs import utcnow
-
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class HttpMetrics:

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cli import commands
 from cli.processes import run_together
 from dispatch.logs import logging_config
+from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
@@ -31,7 +31,7 @@ commands.register(app)
 
 def _print_version(asked: bool) -> None:
     if asked:
-        typer.echo(f"clr-service {version('clr-service')}")
+        typer.echo(f"clr-service {service_version()}")
         raise typer.Exit()
 
 
@@ -52,7 +52,6 @@ def main(
 
 LOCAL_OWNER = "local"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode
 STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
 
 

@@ -15,11 +15,10 @@ from collections.abc import Callable
 import torch
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 
-from dispatch.build import add_build_info
+from dispatch.prometheus import MULTIPROCESS_DIR, add_build_info
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 STEP_SECONDS = Histogram(
     "clr_worker_step_seconds",

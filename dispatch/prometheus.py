@@ -1,4 +1,4 @@
-"""The service's version, as installed, and the `clr_build_info` metric that tells it to Prometheus."""
+"""What the API's and the worker's metrics share: the multiprocess directory's variable, the build info."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 DISTRIBUTION = "clr-service"
+# prometheus_client's multiprocess mode: set before it is imported, each process writes its values there.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @lru_cache
 def service_version() -> str:
+    """The installed distribution's version."""
     return version(DISTRIBUTION)
 
 
