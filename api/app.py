@@ -15,13 +15,15 @@ from api.auth import OwnerCache
 from api.errors import install_error_handlers
 from api.events import StreamSlots
 from api.hotpath import make_hot_path
-from api.metrics import HttpMetrics, make_registry
+from api.metrics import HttpMetrics, http_registry, make_registry
 from api.middleware import BodySizeLimit
 from api.openapi import install_openapi, operation_id
 from api.queries import reject_unknown_query_parameters
+from api.request_id import RequestId
 from api.responses import problems
 from api.routes import artifacts, catalog, comparisons, events, health, jobs, metrics, plots, runs, ui
 from dispatch.broker import make_celery
+from dispatch.logs import configure_logging
 from dispatch.supervisor import Supervisor
 from store.db import make_engine, make_sessionmaker
 from store.settings import Settings, get_settings
@@ -90,7 +92,8 @@ def create_app(
     install_openapi(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.state.metrics_registry = make_registry(session_factory)
-    app.add_middleware(HttpMetrics, registry=app.state.metrics_registry)
+    app.add_middleware(HttpMetrics, registry=http_registry(app.state.metrics_registry))
+    app.add_middleware(RequestId)  # outermost: every answer carries the id, every log line of it too
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(runs.router)
@@ -105,5 +108,10 @@ def create_app(
 
 
 def make_default_app() -> FastAPI:
-    """The app from the environment's settings, for `uvicorn api.app:make_default_app --factory`."""
-    return create_app(get_settings())
+    """The app from the environment's settings, for `uvicorn api.app:make_default_app --factory`.
+
+    Logging is set up here, after uvicorn's own, so uvicorn's lines take the service's format too.
+    """
+    settings = get_settings()
+    configure_logging(settings, "api")
+    return create_app(settings)

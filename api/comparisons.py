@@ -96,6 +96,7 @@ def create(
     settings: Settings,
     owner: str,
     spec: ComparisonCreate,
+    request_id: str | None = None,
 ) -> Comparison:
     """Admit every child as a job of its own, then commit the comparison with the children that can start
     now under the owner's queue limit (a relay sends them to the broker)."""
@@ -107,6 +108,7 @@ def create(
         planned=[child for child in planned if not child.held],
         max_attempts=settings.max_attempts,
         max_queued=settings.max_queued_per_owner,
+        request_id=request_id,
     )
     if comparison is None:
         session.rollback()

@@ -47,6 +47,14 @@ async def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_request_id(request: Request) -> str | None:
+    """The request's X-Request-ID, as the RequestId middleware took or made it."""
+    return getattr(request.state, "request_id", None)
+
+
+RequestIdDep = Annotated[str | None, Depends(get_request_id)]
 CeleryDep = Annotated[Celery, Depends(get_celery)]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 

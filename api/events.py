@@ -1,4 +1,4 @@
-"""A run's live progress as server-sent events: status changes, new points and new epoch rows.
+"""A run's live progress as server-sent events: status changes, progress, new points and new epoch rows.
 
 Memory per stream is bounded whatever the run's length: a new stream starts with the series so far
 downsampled from the stored overviews (BACKLOG_POINTS), and a stream resumed far behind catches up a page
@@ -74,10 +74,16 @@ class Snapshot:
     cursor: Cursor
     terminal: bool
     more: bool = False
+    progress: dict[str, Any] | None = None  # the run's progress as last sent, in a status or progress event
 
 
-def read_snapshot(*, factory: sessionmaker[Session], run_id: str, cursor: Cursor) -> Snapshot:
-    """The events a client at `cursor` has not seen yet, a bounded number of points at a time."""
+def read_snapshot(
+    *, factory: sessionmaker[Session], run_id: str, cursor: Cursor, progress: dict[str, Any] | None = None
+) -> Snapshot:
+    """The events a client at `cursor` has not seen yet, a bounded number of points at a time.
+
+    `progress`: what the client was last sent of the run's progress; a `progress` event follows a change.
+    """
     with factory() as session:
         # Status before points: whatever the worker committed before a terminal status is then read too.
         run = runs.get_run(session=session, run_id=run_id)
@@ -105,8 +111,12 @@ def read_snapshot(*, factory: sessionmaker[Session], run_id: str, cursor: Cursor
     if run.status != cursor.status and not more:
         cursor = replace(cursor, status=run.status)
         events.append(_event("status", summary, cursor))
+        progress = summary["progress"]
+    elif summary["progress"] != progress and not RunStatus(run.status).is_terminal:
+        progress = summary["progress"]
+        events.append(_event("progress", summary["progress"], cursor))
     terminal = RunStatus(run.status).is_terminal and not more
-    return Snapshot(events=events, cursor=cursor, terminal=terminal, more=more)
+    return Snapshot(events=events, cursor=cursor, terminal=terminal, more=more, progress=progress)
 
 
 def _points_after(session: Session, run_id: str, name: str, step: int) -> tuple[dict[str, Any], bool, bool]:
@@ -167,14 +177,15 @@ async def run_events(
     poll_seconds: float = POLL_SECONDS,
 ) -> AsyncIterator[ServerSentEvent]:
     """Events until the run is terminal, polling the database off the event loop; `release()` at the end."""
+    progress = None
     try:
         while True:
             snapshot = await anyio.to_thread.run_sync(
-                partial(read_snapshot, factory=factory, run_id=run_id, cursor=cursor)
+                partial(read_snapshot, factory=factory, run_id=run_id, cursor=cursor, progress=progress)
             )
             for event in snapshot.events:
                 yield event
-            cursor = snapshot.cursor
+            cursor, progress = snapshot.cursor, snapshot.progress
             if snapshot.terminal:
                 return
             if not snapshot.more:

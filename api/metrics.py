@@ -1,26 +1,31 @@
-"""Prometheus metrics: HTTP traffic counted in this process, run figures read from the database at scrape.
+"""Prometheus metrics: HTTP traffic, and run figures read from the database at scrape.
 
-Unfinished runs, queue depth, ended runs, job durations and written points come from the database on every
-scrape (a custom collector reading `store.stats`: the status index and counters kept as runs end and write,
-never a whole table), so they are the same whichever API process is scraped and survive restarts; HTTP
-metrics are per process. Every metric is an aggregate: no owner, key or run id appears in a label, so
-/metrics needs no API key (`CLR_METRICS_TOKEN` puts it behind a bearer token of its own).
+Unfinished runs, queue depth and the oldest queued run's age, ended runs, job durations, written points and
+webhook attempts come from the database on every scrape (a custom collector reading `store.stats`: the status
+index and counters kept as runs end and write, never a whole table), so they are the same whichever API
+process is scraped and survive restarts. HTTP metrics are counted per process; with PROMETHEUS_MULTIPROC_DIR
+set (`clr-service api --workers N` sets it) each process writes them there and a scrape sums all processes
+(prometheus_client's multiprocess mode). Every metric is an aggregate: no owner, key or run id appears in a
+label, so /metrics needs no API key (`CLR_METRICS_TOKEN` puts it behind a bearer token of its own).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.prometheus import MULTIPROCESS_DIR, add_build_info
 from store import stats
 from store.counters import DURATION_BUCKETS
 from store.models import RunKind, RunStatus
+from store.runs import utcnow
 
 
 class HttpMetrics:
@@ -75,6 +80,12 @@ class RunCollector(Collector):
         yield runs
         queued = sum(n for (_, status), n in figures.unfinished.items() if status == RunStatus.QUEUED)
         yield GaugeMetricFamily("clr_queue_depth", "Runs waiting for a worker", value=queued)
+        waited = (utcnow() - figures.oldest_queued_at).total_seconds() if figures.oldest_queued_at else 0.0
+        yield GaugeMetricFamily(
+            "clr_oldest_queued_run_age_seconds",
+            "Seconds the run waiting longest has been queued (0 when none waits)",
+            value=max(0.0, waited),
+        )
         ended = CounterMetricFamily(
             "clr_runs_ended", "Runs that ended, by kind and status", labels=["kind", "status"]
         )
@@ -95,10 +106,27 @@ class RunCollector(Collector):
         for series, total in sorted(figures.points.items()):
             points.add_metric([series], total)
         yield points
+        webhooks = CounterMetricFamily(
+            "clr_webhook_attempts",
+            "Webhook POSTs by outcome: delivered, retry (failed, tried again later), failed (given up)",
+            labels=["outcome"],
+        )
+        for state, outcome in (("delivered", "delivered"), ("pending", "retry"), ("failed", "failed")):
+            webhooks.add_metric([outcome], figures.webhook_attempts.get(state, 0))
+        yield webhooks
 
 
 def make_registry(factory: sessionmaker[Session]) -> CollectorRegistry:
-    """A registry of this app's own, so several apps in one process never clash."""
+    """The registry /metrics serves, of this app's own, so several apps in one process never clash."""
     registry = CollectorRegistry()
     registry.register(RunCollector(factory))
+    add_build_info(registry)
+    if MULTIPROCESS_DIR in os.environ:
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
+
+
+def http_registry(served: CollectorRegistry) -> CollectorRegistry:
+    """Where HttpMetrics registers: the served registry, or in multiprocess mode one never served (its
+    values reach /metrics through the files every process writes, summed by the MultiProcessCollector)."""
+    return CollectorRegistry() if MULTIPROCESS_DIR in os.environ else served

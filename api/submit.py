@@ -33,6 +33,7 @@ async def submit(
     owner: str,
     body: JobRequest,
     idempotency_key: str | None,
+    request_id: str | None = None,
 ) -> tuple[Run, bool]:
     """The run for this request and whether it is new (False: an idempotent replay of an earlier one)."""
     kind = kind_of(body)
@@ -59,6 +60,7 @@ async def submit(
         name=body.name,
         tags=body.tags,
         meta=body.metadata,
+        request_id=request_id,
     )
     try:
         accepted = await hot.accept(run, max_queued=settings.max_queued_per_owner)

@@ -1,52 +1,51 @@
-"""Client commands of `clr-service`: submit, list, read, watch and plot runs over the HTTP API."""
+"""Client commands of `clr-service` for runs: submit, list, show, watch, cancel, delete, read and plot."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
-from client import DEFAULT_URL, ClrClient, ClrError, Run
+from cli import comparisons
+from cli.exits import ExitCode
+from cli.output import (
+    DEFAULT_URL,
+    AsJson,
+    Cursor,
+    Key,
+    Limit,
+    RunId,
+    Url,
+    connect,
+    end_with,
+    fail,
+    print_json,
+    run_line,
+    say,
+    show_page,
+    show_run,
+)
+from cli.watching import watch_run
+from client import ClrClient, Run
 
-Url = Annotated[str, typer.Option("--url", envvar="CLR_URL", help="The service's base URL")]
-Key = Annotated[str, typer.Option("--key", envvar="CLR_API_KEY", help="API key", show_default=False)]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON only, for scripts")]
-Wait = Annotated[bool, typer.Option("--wait", help="Wait until the run finishes")]
-Model = Annotated[str, typer.Option(help="vanilla_cnn, resnet18 or resnet34")]
-Dataset = Annotated[str, typer.Option(help="digits, shapes, cifar10, mnist, fashion_mnist, imagefolder")]
-Optimizer = Annotated[str, typer.Option(help="sgd, sgd_momentum, adagrad, rmsprop, adam or adamw")]
-BatchSize = Annotated[int, typer.Option(help="Batch size")]
-Limit = Annotated[float, typer.Option(help="Seconds --wait waits at most")]
-Name = Annotated[str | None, typer.Option(help="A short name to find the run by")]
-Tags = Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeat for several)")]
-
-
-@contextmanager
-def connect(url: str, key: str) -> Iterator[ClrClient]:
-    """A client; a service or network error becomes a message on stderr and exit status 1."""
-    try:
-        with ClrClient(url, key) as client:
-            yield client
-    except ClrError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
-    except httpx.TransportError as error:
-        typer.echo(f"error: cannot reach the service at {url} ({error}); set CLR_URL or --url", err=True)
-        raise typer.Exit(1) from error
-
-
-def register(app: typer.Typer) -> None:
-    """Add the client commands to the `clr-service` app."""
-    for name, command in COMMANDS.items():
-        app.command(name)(command)
+Wait = Annotated[
+    bool, typer.Option("--wait", help="Wait until the run ends; exit status by how it ended (see README)")
+]
+Model = Annotated[str, typer.Option(metavar="NAME", help="vanilla_cnn, resnet18 or resnet34")]
+Dataset = Annotated[
+    str, typer.Option(metavar="NAME", help="digits, shapes, cifar10, mnist, fashion_mnist, imagefolder")
+]
+Optimizer = Annotated[
+    str, typer.Option(metavar="NAME", help="sgd, sgd_momentum, adagrad, rmsprop, adam or adamw")
+]
+BatchSize = Annotated[int, typer.Option(metavar="N", help="Batch size")]
+WaitLimit = Annotated[float, typer.Option(metavar="SECONDS", help="Seconds --wait waits at most")]
+Name = Annotated[str | None, typer.Option(metavar="TEXT", help="A short name to find the run by")]
+Tags = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="A tag (repeat for several)")]
 
 
 def lr_find(
@@ -54,13 +53,15 @@ def lr_find(
     dataset: Dataset = "digits",
     optimizer: Optimizer = "sgd",
     batch_size: BatchSize = 32,
-    start_lr: Annotated[float, typer.Option(help="First learning rate")] = 1e-7,
-    end_lr: Annotated[float, typer.Option(help="Last learning rate")] = 0.1,
-    num_iter: Annotated[int | None, typer.Option(help="Batches in the sweep (default: 2 epochs)")] = None,
+    start_lr: Annotated[float, typer.Option(metavar="LR", help="First learning rate")] = 1e-7,
+    end_lr: Annotated[float, typer.Option(metavar="LR", help="Last learning rate")] = 0.1,
+    num_iter: Annotated[
+        int | None, typer.Option(metavar="N", help="Batches in the sweep (default: 2 epochs)")
+    ] = None,
     name: Name = None,
     tag: Tags = None,
     wait: Wait = False,
-    wait_limit: Limit = 3600.0,
+    wait_limit: WaitLimit = 3600.0,
     url: Url = DEFAULT_URL,
     key: Key = "",
     as_json: AsJson = False,
@@ -70,7 +71,7 @@ def lr_find(
     body.update(start_lr=start_lr, end_lr=end_lr, **({"num_iter": num_iter} if num_iter else {}))
     with connect(url, key) as client:
         run = client.lr_find(**body)
-        _show_run(client.wait(run.id, timeout=wait_limit) if wait else run, as_json)
+        _submitted(client, run, wait=wait, wait_limit=wait_limit, as_json=as_json)
 
 
 def train(
@@ -78,20 +79,21 @@ def train(
     dataset: Dataset = "digits",
     optimizer: Optimizer = "sgd",
     batch_size: BatchSize = 32,
-    epochs: Annotated[int, typer.Option(help="Epochs to train")] = 10,
+    epochs: Annotated[int, typer.Option(metavar="N", help="Epochs to train")] = 10,
     policy: Annotated[
-        str, typer.Option(help="triangular, triangular2, exp_range, one_cycle, …")
+        str, typer.Option(metavar="NAME", help="triangular, triangular2, exp_range, one_cycle, …")
     ] = "triangular",
-    base_lr: Annotated[float | None, typer.Option(help="Lower bound of the cycle")] = None,
-    max_lr: Annotated[float | None, typer.Option(help="Upper bound of the cycle")] = None,
-    step_size_iter: Annotated[int | None, typer.Option(help="Half-cycle in batches")] = None,
+    base_lr: Annotated[float | None, typer.Option(metavar="LR", help="Lower bound of the cycle")] = None,
+    max_lr: Annotated[float | None, typer.Option(metavar="LR", help="Upper bound of the cycle")] = None,
+    step_size_iter: Annotated[int | None, typer.Option(metavar="N", help="Half-cycle in batches")] = None,
     from_lr_find: Annotated[
-        str | None, typer.Option(help="Take missing bounds from this finished range test")
+        str | None,
+        typer.Option(metavar="RUN_ID", help="Take missing bounds from this finished range test"),
     ] = None,
     name: Name = None,
     tag: Tags = None,
     wait: Wait = False,
-    wait_limit: Limit = 3600.0,
+    wait_limit: WaitLimit = 3600.0,
     url: Url = DEFAULT_URL,
     key: Key = "",
     as_json: AsJson = False,
@@ -103,51 +105,113 @@ def train(
     body.update(epochs=epochs, schedule={name: v for name, v in schedule.items() if v is not None})
     with connect(url, key) as client:
         run = client.train(**body)
-        _show_run(client.wait(run.id, timeout=wait_limit) if wait else run, as_json)
-
-
-def compare(
-    body: Annotated[Path, typer.Argument(help="JSON file with the body of POST /comparisons ('-': stdin)")],
-    url: Url = DEFAULT_URL,
-    key: Key = "",
-) -> None:
-    """Queue a comparison of runs; prints the service's answer as JSON."""
-    text = typer.get_text_stream("stdin").read() if str(body) == "-" else body.read_text()
-    with connect(url, key) as client:
-        typer.echo(json.dumps(client.compare(**json.loads(text)), indent=2))
+        _submitted(client, run, wait=wait, wait_limit=wait_limit, as_json=as_json)
 
 
 def runs(
-    kind: Annotated[str | None, typer.Option(help="lr_find or train")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", metavar="KIND", help="lr_find or train")] = None,
     status: Annotated[
-        list[str] | None, typer.Option(help="queued, running, succeeded, failed, … (repeat: any of them)")
+        list[str] | None,
+        typer.Option(
+            "--status", metavar="STATUS", help="queued, running, succeeded, failed, … (repeat: any of them)"
+        ),
     ] = None,
     tag: Annotated[
-        list[str] | None, typer.Option(help="Only runs carrying this tag (repeat: all of them)")
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="Only runs carrying this tag (repeat: all of them)"),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Runs to list")] = 20,
+    name_prefix: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Only runs whose name starts so")
+    ] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
     url: Url = DEFAULT_URL,
     key: Key = "",
     as_json: AsJson = False,
 ) -> None:
-    """List your runs, newest first."""
+    """List your runs, newest first.
+
+    One page at a time: the next page's cursor follows the list (on stderr, or as next_cursor with --json).
+    """
     with connect(url, key) as client:
-        page = client.list_runs(kind=kind, status=status, tag=tag, limit=limit)
+        page = client.list_runs(
+            kind=kind, status=status, tag=tag, name_prefix=name_prefix, limit=limit, cursor=cursor
+        )
+    items = [asdict(run) for run in page.items]
+    show_page(items, [run_line(run) for run in page.items], page.next_cursor, as_json)
+
+
+def show(run_id: RunId, url: Url = DEFAULT_URL, key: Key = "", as_json: AsJson = False) -> None:
+    """Show a run: status, progress, labels, result and problem."""
+    with connect(url, key) as client:
+        run = client.get_run(run_id)
     if as_json:
-        typer.echo(json.dumps([asdict(run) for run in page.items], indent=2))
+        print_json(asdict(run))
         return
-    for run in page.items:
-        typer.echo(_run_line(run))
+    progress = run.progress
+    total = f"/{progress.total_steps}" if progress.total_steps else ""
+    rows = {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "name": run.name or "",
+        "tags": ", ".join(run.tags),
+        "progress": f"step {progress.step}{total}"
+        + (f", epoch {progress.epoch}" if progress.epoch is not None else ""),
+        "created": run.created_at,
+        "finished": run.finished_at or "",
+        "comparison": run.comparison_id or "",
+        "result": json.dumps(run.result) if run.result else "",
+        "problem": f"{run.error.get('code')}: {run.error.get('detail')}" if run.error else "",
+    }
+    for label, value in rows.items():
+        if value:
+            typer.echo(f"{label:<11}{value}")
+
+
+def watch(run_id: RunId, url: Url = DEFAULT_URL, key: Key = "", as_json: AsJson = False) -> None:
+    """Follow a run live until it ends.
+
+    The bar shows steps of the total, epoch, latest loss and validation accuracy, and the time left; the
+    exit status says how the run ended.
+    """
+    with connect(url, key) as client:
+        run = watch_run(client, run_id, bar=not as_json)
+    _ended(run, as_json)
+
+
+def cancel(run_id: RunId, url: Url = DEFAULT_URL, key: Key = "", as_json: AsJson = False) -> None:
+    """Cancel a queued or running run.
+
+    A running one stops at its next batch.
+    """
+    with connect(url, key) as client:
+        show_run(client.cancel(run_id), as_json)
+
+
+def delete(run_id: RunId, url: Url = DEFAULT_URL, key: Key = "", as_json: AsJson = False) -> None:
+    """Delete an ended run with its curves and files.
+
+    Exit status 4 (`run_active`) while it is queued or running.
+    """
+    with connect(url, key) as client:
+        client.delete_run(run_id)
+    say({"deleted": run_id}, f"deleted {run_id}", as_json)
 
 
 def curves(
-    run_id: Annotated[str, typer.Argument(help="Run id")],
-    max_points: Annotated[int | None, typer.Option(help="Downsample to at most this many points")] = None,
+    run_id: RunId,
+    max_points: Annotated[
+        int | None, typer.Option(metavar="N", help="Downsample to at most this many points")
+    ] = None,
     url: Url = DEFAULT_URL,
     key: Key = "",
     as_json: AsJson = False,
 ) -> None:
-    """Print a run's curves (columns as JSON with --json, else a table)."""
+    """Print a run's curves.
+
+    A table, or the columns as JSON with --json.
+    """
     with connect(url, key) as client:
         body = client.curves(run_id, max_points=max_points)
     if as_json:
@@ -160,50 +224,55 @@ def curves(
         typer.echo("\t".join("" if value is None else f"{value:.6g}" for value in row))
 
 
-def watch(
-    run_id: Annotated[str, typer.Argument(help="Run id")],
-    url: Url = DEFAULT_URL,
-    key: Key = "",
-) -> None:
-    """Follow a run's progress live until it finishes; exit status 1 unless it succeeded."""
-    final: dict[str, Any] = {}
-    with connect(url, key) as client, Progress(console=Console(stderr=True)) as bar:
-        task = bar.add_task(run_id, total=None)
-        for event in client.events(run_id):
-            if event.event == "status":
-                final = event.data
-                progress = final["progress"]
-                bar.update(task, description=f"{run_id} {final['status']}", total=progress["total_steps"])
-                bar.update(task, completed=progress["step"])
-            elif event.event == "points" and event.data["step"]:
-                bar.update(task, completed=event.data["step"][-1] + 1)
-    typer.echo(f"{run_id} {final.get('status', 'unknown')}")
-    if final.get("status") != "succeeded":
-        raise typer.Exit(1)
-
-
 def plot(
-    run_id: Annotated[str, typer.Argument(help="Run id")],
-    out: Annotated[Path, typer.Option("--out", help="File to write (.png or .svg)")],
+    run_id: RunId,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="File to write (.png or .svg)")],
     url: Url = DEFAULT_URL,
     key: Key = "",
+    as_json: AsJson = False,
 ) -> None:
     """Save a run's plot."""
     fmt: Literal["png", "svg"] = "svg" if out.suffix.lower() == ".svg" else "png"
     with connect(url, key) as client:
         out.write_bytes(client.plot(run_id, fmt))
-    typer.echo(str(out))
+    say({"path": str(out)}, str(out), as_json)
 
 
 COMMANDS: dict[str, Callable[..., None]] = {
     "lr-find": lr_find,
     "train": train,
-    "compare": compare,
     "runs": runs,
-    "curves": curves,
+    "show": show,
     "watch": watch,
+    "cancel": cancel,
+    "delete": delete,
+    "curves": curves,
     "plot": plot,
 }
+
+
+def register(app: typer.Typer) -> None:
+    """Add the client commands to the `clr-service` app."""
+    for name, command in COMMANDS.items():
+        app.command(name)(command)
+    comparisons.register(app)
+
+
+def _submitted(client: ClrClient, run: Run, *, wait: bool, wait_limit: float, as_json: bool) -> None:
+    """Show a run just queued, or with `wait` the run once it ended, exiting by how it ended."""
+    if not wait:
+        show_run(run, as_json)
+        return
+    try:
+        ended = client.wait(run.id, timeout=wait_limit)
+    except TimeoutError as error:
+        fail(ExitCode.TIMEOUT, f"{error}; follow it with `clr-service watch {run.id}`")
+    _ended(ended, as_json)
+
+
+def _ended(run: Run, as_json: bool) -> None:
+    show_run(run, as_json)
+    end_with("run", run.id, run.status, [run.error])
 
 
 def _job_body(
@@ -217,16 +286,3 @@ def _job_body(
         "tags": tags or [],
         **({"name": name} if name else {}),
     }
-
-
-def _show_run(run: Run, as_json: bool) -> None:
-    typer.echo(json.dumps(asdict(run), indent=2) if as_json else _run_line(run))
-
-
-def _run_line(run: Run) -> str:
-    fraction = run.progress.fraction
-    done = f"{fraction:.0%}" if fraction is not None else f"step {run.progress.step}"
-    suggested = (run.result or {}).get("suggested_max_lr")
-    return "\t".join(
-        [run.id, run.kind, run.status, done] + ([f"max_lr={suggested:.3g}"] if suggested else [])
-    )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,20 +14,44 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cli import commands
 from cli.processes import run_together
+from dispatch.logs import logging_config
+from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.settings import Settings, get_settings
 from worker.devices import choose_gpus, visible_gpus
 
-app = typer.Typer(
-    help="Learning-rate range tests and cyclical-LR training as a service.", no_args_is_help=True
-)
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+# Help is click's plain text: typer's rich panels show `<str>`/`<bool>` type placeholders with click 8.5.
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(keys_app, name="keys")
 commands.register(app)
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"clr-service {service_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = False,
+) -> None:
+    """Learning-rate range tests and cyclical-LR training as a service.
+
+    Exit statuses of the client commands: 0 done (a waited-for or watched run succeeded), 1 the run
+    failed, 2 a usage error or no API key, 3 the run was cancelled, 4 the service answered an error or
+    could not be reached, 5 --wait-limit passed.
+    """
+
+
 LOCAL_OWNER = "local"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
 
 
@@ -39,18 +66,51 @@ def migrate() -> None:
     typer.echo("database at head")
 
 
+LogLevel = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level", metavar="LEVEL", help="debug, info, warning or error (default: CLR_LOG_LEVEL, info)"
+    ),
+]
+
+
 @app.command()
 def api(
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(metavar="N", help="uvicorn worker processes")] = 1,
     relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
+    log_level: LogLevel = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(help="Log every request: method, path, status (default: CLR_ACCESS_LOG, off)"),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker."""
-    processes = {"api": api_command(host, port, workers=workers)}
+    """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker.
+
+    Several workers count HTTP metrics in a shared directory (PROMETHEUS_MULTIPROC_DIR, made here unless
+    set), so /metrics answers the same whichever process serves it.
+    """
+    settings = get_settings()
+    level = _checked_level(log_level) or settings.log_level
+    env = {**os.environ, "CLR_LOG_LEVEL": level}
+    if workers > 1:
+        env.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="clr-api-metrics-"))
+    chosen = settings.access_log if access_log is None else access_log
+    command = api_command(host, port, workers=workers, log_level=level, access_log=chosen)
+    # uvicorn's supervisor of several workers never loads the app: it takes the format from --log-config.
+    config = Path(tempfile.mkdtemp(prefix="clr-api-")) / "logging.json"
+    config.write_text(json.dumps(logging_config(settings, "api", level=level.upper())))
+    processes = {"api": [*command, f"--log-config={config}"]}
     if relay:
         processes["relay"] = relay_command()
-    run_together(processes, os.environ, grace=STOP_GRACE)
+    run_together(processes, env, grace=STOP_GRACE)
+
+
+def _checked_level(level: str | None) -> str | None:
+    if level is not None and level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
+    return level and level.lower()
 
 
 @app.command("relay")
@@ -61,11 +121,18 @@ def relay_process() -> None:
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume")] = "",
+    queues: Annotated[
+        str, typer.Option("--queues", metavar="QUEUES", help="Comma-separated queues to consume")
+    ] = "",
     gpus: Annotated[
-        str, typer.Option(help="'all' visible GPUs, or their indices such as 0,1,3: one job on each")
+        str,
+        typer.Option(
+            "--gpus",
+            metavar="GPUS",
+            help="'all' visible GPUs, or their indices such as 0,1,3: one job on each",
+        ),
     ] = "all",
-    hostname: Annotated[str | None, typer.Option(help="Celery node name")] = None,
+    hostname: Annotated[str | None, typer.Option(metavar="NAME", help="Celery node name")] = None,
 ) -> None:
     """Start a Celery worker: a pool process per GPU, each pinned to its own (one CPU process without GPUs).
 
@@ -75,8 +142,18 @@ def worker(
         chosen = choose_gpus(gpus, visible_gpus())
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--gpus") from None
-    command = worker_command(queues or get_settings().queue, max(1, len(chosen)), hostname)
-    os.execvpe(sys.executable, command, {**os.environ, "CLR_WORKER_GPUS": ",".join(chosen)})
+    settings = get_settings()
+    command = worker_command(queues or settings.queue, max(1, len(chosen)), hostname)
+    env = worker_env({**os.environ, "CLR_WORKER_GPUS": ",".join(chosen)}, settings)
+    os.execvpe(sys.executable, command, env)
+
+
+def worker_env(env: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The worker's environment: with CLR_WORKER_METRICS_PORT set, a fresh directory where its pool processes
+    write their metrics for the main process to serve (unless PROMETHEUS_MULTIPROC_DIR is set already)."""
+    if settings.worker_metrics_port is None or MULTIPROCESS_DIR in env:
+        return env
+    return {**env, MULTIPROCESS_DIR: tempfile.mkdtemp(prefix="clr-worker-metrics-")}
 
 
 def embedded_worker_threads(settings: Settings) -> int:
@@ -84,7 +161,9 @@ def embedded_worker_threads(settings: Settings) -> int:
     return settings.worker_torch_threads or max(1, (os.cpu_count() or 2) - 1)
 
 
-def api_command(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> list[str]:
+def api_command(
+    host: str, port: int, *, workers: int = 1, log_level: str = "info", access_log: bool = False
+) -> list[str]:
     """uvicorn serving the app; open event streams get a few seconds to close when it is stopped."""
     return [
         sys.executable,
@@ -96,7 +175,7 @@ def api_command(host: str, port: int, *, workers: int = 1, log_level: str = "war
         f"--port={port}",
         f"--workers={workers}",
         f"--log-level={log_level}",
-        "--no-access-log",
+        "--access-log" if access_log else "--no-access-log",
         "--timeout-graceful-shutdown=5",
     ]
 
@@ -107,20 +186,26 @@ def relay_command() -> list[str]:
 
 
 def worker_command(
-    queues: str, concurrency: int, hostname: str | None, *, loglevel: str = "INFO"
+    queues: str, concurrency: int, hostname: str | None, *, loglevel: str | None = None
 ) -> list[str]:
-    """The Celery worker command line every launcher uses (CLI, tests, benchmarks)."""
+    """The Celery worker command line every launcher uses (CLI, tests, benchmarks).
+
+    With JSON logs it is --quiet: Celery's start-up banner is text printed past the logging.
+    """
+    settings = get_settings()
+    quiet = ["--quiet"] if settings.log_format == "json" else []
     command = [
         sys.executable,
         "-m",
         "celery",
         "-A",
         "worker.tasks:celery_app",
+        *quiet,
         "worker",
         "--pool=prefork",
         f"--concurrency={concurrency}",
         f"--queues={queues}",
-        f"--loglevel={loglevel}",
+        f"--loglevel={(loglevel or settings.log_level).upper()}",
         "--without-mingle",
         "--without-gossip",
     ]
@@ -129,8 +214,8 @@ def worker_command(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
 ) -> None:
     """Migrate, then run the API and one embedded worker together (what `make run` calls)."""
     settings = get_settings()
@@ -139,11 +224,11 @@ def serve(
     _ensure_local_key()
     env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(embedded_worker_threads(settings))}
     processes = {
-        "api": api_command(host, port, log_level="info"),
+        "api": api_command(host, port, log_level=settings.log_level, access_log=settings.access_log),
         "worker": worker_command(settings.queue, 1, "embedded@%h"),
         "relay": relay_command(),
     }
-    run_together(processes, env, grace=settings.drain_timeout + STOP_GRACE)
+    run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE)
 
 
 def _ensure_local_key() -> None:
@@ -161,7 +246,9 @@ def _ensure_local_key() -> None:
 
 
 @keys_app.command("create")
-def keys_create(owner: Annotated[str, typer.Option(help="Who the key's runs belong to")]) -> None:
+def keys_create(
+    owner: Annotated[str, typer.Option("--owner", metavar="OWNER", help="Who the key's runs belong to")],
+) -> None:
     """Create a key and print it once; only its digest is stored."""
     with transaction(_factory()) as session:
         row, plain = keys.create_key(session=session, owner=owner)
@@ -170,7 +257,9 @@ def keys_create(owner: Annotated[str, typer.Option(help="Who the key's runs belo
 
 
 @keys_app.command("revoke")
-def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key, or its first 12 characters")]) -> None:
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(metavar="KEY", help="The key, or its first 12 characters")],
+) -> None:
     """Revoke a key."""
     with transaction(_factory()) as session:
         count = keys.revoke_key(session=session, prefix=prefix)
@@ -181,7 +270,11 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key, or its firs
 
 
 @keys_app.command("list")
-def keys_list(owner: Annotated[str | None, typer.Option(help="Only this owner's keys")] = None) -> None:
+def keys_list(
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="OWNER", help="Only this owner's keys")
+    ] = None,
+) -> None:
     """List keys (prefix, owner, created, revoked)."""
     with transaction(_factory()) as session:
         for row in keys.list_keys(session=session, owner=owner):

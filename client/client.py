@@ -20,11 +20,9 @@ class ClrClient:
     """Runs, curves, events, plots and comparisons of the owner of `api_key`."""
 
     def __init__(self, base_url: str = DEFAULT_URL, api_key: str = "", *, timeout: float = 30.0) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=timeout,
-        )
+        # No key, no header: the service's 401 problem says what is missing, where "Bearer " would not pass.
+        headers = {"Authorization": f"Bearer {api_key.strip()}"} if api_key.strip() else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -139,6 +137,11 @@ class ClrClient:
     def list_comparisons(self, **query: Any) -> dict[str, Any]:
         """One page `{items, next_cursor}` of comparisons, by `list_runs`' tag, name and creation filters."""
         answer: dict[str, Any] = self._json("GET", "/comparisons", params=_params(**query))
+        return answer
+
+    def cancel_comparison(self, comparison_id: str) -> dict[str, Any]:
+        """Cancel the comparison's unfinished runs; the comparison as it stands then."""
+        answer: dict[str, Any] = self._json("POST", f"/comparisons/{comparison_id}/cancel")
         return answer
 
     def delete_comparison(self, comparison_id: str) -> None:

@@ -18,6 +18,7 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.broker import make_celery, publish
+from dispatch.logs import configure_logging
 from store import runs
 from store.db import make_engine, make_sessionmaker, transaction
 from store.settings import Settings, get_settings
@@ -61,8 +62,8 @@ def run_relay(
 
 def main() -> None:
     """`python -m dispatch.relay`: relay with the environment's settings until SIGTERM or SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    configure_logging(settings, "relay")
     engine = make_engine(settings.resolved_database_url, pool_size=1, max_overflow=0)
     celery = make_celery(settings)
     stop = threading.Event()

@@ -34,6 +34,7 @@ def create_comparison(
     planned: Sequence[PlannedChild],
     max_attempts: int,
     max_queued: int,
+    request_id: str | None = None,
 ) -> Comparison | None:
     """The comparison and the children that can start now (flushed, not committed); None, with nothing
     written, when they would take the owner past `max_queued` queued runs.
@@ -59,12 +60,23 @@ def create_comparison(
     )
     session.add(comparison)
     session.flush()
-    _create_children(session=session, comparison=comparison, planned=planned, max_attempts=max_attempts)
+    _create_children(
+        session=session,
+        comparison=comparison,
+        planned=planned,
+        max_attempts=max_attempts,
+        request_id=request_id,
+    )
     return comparison
 
 
 def _create_children(
-    *, session: Session, comparison: Comparison, planned: Sequence[PlannedChild], max_attempts: int
+    *,
+    session: Session,
+    comparison: Comparison,
+    planned: Sequence[PlannedChild],
+    max_attempts: int,
+    request_id: str | None = None,
 ) -> list[Run]:
     return [
         runs.create_run(
@@ -79,6 +91,7 @@ def _create_children(
             name=comparison.name,
             tags=comparison.tags,
             meta=comparison.meta,
+            request_id=request_id,
         )
         for child in planned
     ]

@@ -30,6 +30,11 @@ def points_key(series: str) -> str:
     return f"points:{series}"
 
 
+def webhook_key(state: str) -> str:
+    """Webhook attempts by the state they left the delivery in: delivered, pending (to retry) or failed."""
+    return f"webhook:{state}"
+
+
 def count_ending(*, session: Session, run_id: str, kind: str, status: str, seconds: float | None) -> None:
     """A run ended with `status`, after `seconds` of running (None: it never started)."""
     amounts = {ended_key(kind, status): 1.0}

@@ -148,6 +148,7 @@ class Run(Labelled, Base):
     placement: Mapped[dict[str, Any] | None]
     callback_url: Mapped[str | None] = mapped_column(String(2000))
     delivery: Mapped[dict[str, Any] | None]
+    request_id: Mapped[str | None] = mapped_column(String(128))  # X-Request-ID of the request that made it
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     dispatched_at: Mapped[datetime | None]

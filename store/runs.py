@@ -53,6 +53,7 @@ def new_run(
     name: str | None = None,
     tags: Collection[str] = (),
     meta: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> Run:
     """A queued run with its tag rows, not in any session; `request_hash` defaults to `request`'s digest."""
     now = utcnow()
@@ -78,6 +79,7 @@ def new_run(
         name=name,
         tags=list(tags),
         meta=meta or {},
+        request_id=request_id,
         tag_rows=[RunTag(run_id=run_id, owner=owner, tag=tag) for tag in tags],
     )
 

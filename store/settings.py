@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -81,6 +81,14 @@ class Settings(BaseSettings):
 
     # When set, GET /metrics needs `Authorization: Bearer <this token>` (no API key opens it).
     metrics_token: SecretStr | None = None
+    # A worker serves its Prometheus metrics (jobs' step time, samples, GPU memory) on this port; none: off.
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_metrics_host: str = "0.0.0.0"
+
+    # Logs of the API, worker and relay: `text` lines or `json` (one object a line, with run and request ids).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = False  # the API logs each request (method, path, status)
 
     # Only for `make run`: a key printed on first start so the embedded default is secure and one command.
     bootstrap_key: SecretStr | None = None

@@ -7,6 +7,7 @@ chunk or epoch row.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from store import counters
 from store.counters import DURATION_BUCKETS
 from store.models import TERMINAL_STATUSES, Run, RunStatus
+from store.runs import as_utc
 
 UNFINISHED = tuple(status for status in RunStatus if status not in TERMINAL_STATUSES)
 
@@ -33,18 +35,26 @@ class RunStats:
     ended: dict[tuple[str, str], int]  # runs that ended, by (kind, status), since the counters began
     durations: dict[tuple[str, str], Durations]  # by (kind, status), for ended runs that had started
     points: dict[str, int]  # per-batch points written by series, and "epoch" rows
+    webhook_attempts: dict[str, int]  # by the state they left the delivery in: delivered, pending, failed
+    oldest_queued_at: datetime | None  # when the run waiting longest entered the queue (UTC)
 
 
 def run_stats(*, session: Session) -> RunStats:
-    """Two bounded queries; nothing per owner or per run leaves this function."""
+    """Three bounded queries; nothing per owner or per run leaves this function.
+
+    A queued run's `updated_at` is when it entered the queue (made, or handed back by a draining worker):
+    the oldest is the first entry of the (status, updated_at) index.
+    """
     unfinished = session.execute(
         select(Run.kind, Run.status, func.count())
         .where(Run.status.in_([status.value for status in UNFINISHED]))
         .group_by(Run.kind, Run.status)
     ).all()
+    oldest = session.scalar(select(func.min(Run.updated_at)).where(Run.status == RunStatus.QUEUED))
     totals = counters.totals(session=session)
     ended: dict[tuple[str, str], int] = {}
     points: dict[str, int] = {}
+    webhook_attempts: dict[str, int] = {}
     for key, value in totals.items():
         kind_of, _, rest = key.partition(":")
         if kind_of == "ended":
@@ -52,6 +62,8 @@ def run_stats(*, session: Session) -> RunStats:
             ended[(kind, status)] = int(value)
         elif kind_of == "points":
             points[rest] = int(value)
+        elif kind_of == "webhook":
+            webhook_attempts[rest] = int(value)
     durations = {
         (kind, status): Durations(
             buckets=tuple(
@@ -69,4 +81,6 @@ def run_stats(*, session: Session) -> RunStats:
         ended=ended,
         durations=durations,
         points=points,
+        webhook_attempts=webhook_attempts,
+        oldest_queued_at=oldest and as_utc(oldest),
     )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from store import counters
 from store.models import TERMINAL_STATUSES, Run
 
 
@@ -43,5 +44,7 @@ def due_deliveries(
 
 
 def record_delivery(*, session: Session, run_id: str, delivery: dict[str, Any]) -> None:
+    """Store how the latest attempt left the delivery, and count the attempt by that state."""
     statement = update(Run).where(Run.id == run_id).values(delivery=delivery)
     session.execute(statement.execution_options(synchronize_session=False))
+    counters.add(session=session, run_id=run_id, amounts={counters.webhook_key(delivery["state"]): 1.0})

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 import clr
+from dispatch.logs import log_context
 from store import runs, series
 from store.db import transaction
 from store.jobspec import LRFindCreate, job_from_request
@@ -18,9 +19,20 @@ from store.settings import Settings
 from worker.devices import Slot, placement
 from worker.errors import diverged, problem_for
 from worker.jobs import JobContext, run_lr_find, run_train
+from worker.metrics import JobMeter
 from worker.recorder import Recorder, Superseded
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this delivery started: what to run, its attempt, and the request that made it."""
+
+    kind: str
+    request: dict[str, Any]
+    attempt: int
+    request_id: str | None
 
 
 def execute(
@@ -31,7 +43,22 @@ def execute(
     worker: str,
     slot: Slot = Slot(index=0),  # noqa: B008 - frozen
 ) -> str | None:
-    """Run `run_id` if still queued: the status it ended in (queued when drained), None if a duplicate."""
+    """Run `run_id` if still queued: the status it ended in (queued when drained), None if a duplicate.
+
+    Every line logged meanwhile carries the run id and the X-Request-ID of the request that made it.
+    """
+    with log_context(run_id=run_id):
+        claim = _claim(run_id, factory=factory, worker=worker, slot=slot)
+        if claim is None:
+            log.info("run %s is not queued any more: delivery ignored", run_id)
+            return None
+        with log_context(request_id=claim.request_id):
+            log.info("run %s started (attempt %d) on %s", run_id, claim.attempt, worker)
+            return _run_claimed(run_id, claim, factory=factory, settings=settings, slot=slot)
+
+
+def _claim(run_id: str, *, factory: sessionmaker[Session], worker: str, slot: Slot) -> Claim | None:
+    """Start the run if it is queued; None when it is not (a duplicate delivery)."""
     with transaction(factory) as session:
         run = runs.get_run(session=session, run_id=run_id)
         started = run is not None and runs.start_run(
@@ -41,20 +68,26 @@ def execute(
             placement=placement(slot, worker=worker, requested_device=run.request["device"]),
         )
         if run is None or not started:
-            log.info("run %s is not queued any more: delivery ignored", run_id)
             return None
         session.refresh(run)  # the started attempt
-        kind, request, attempt = run.kind, run.request, run.attempt
+        return Claim(kind=run.kind, request=run.request, attempt=run.attempt, request_id=run.request_id)
+
+
+def _run_claimed(
+    run_id: str, claim: Claim, *, factory: sessionmaker[Session], settings: Settings, slot: Slot
+) -> str | None:
+    kind, request, attempt = claim.kind, claim.request, claim.attempt
     context = JobContext.for_run(settings, run_id)
     poll_interval = min(1.0, settings.heartbeat_interval)
     try:
         job = job_from_request(kind, request)  # the API's own checks, again: a second line, never the first
         _discard_unconfirmed_points(factory, run_id, attempt, kind, context)
+        meter = JobMeter(kind=kind, batch_size=job.batch_size, slot=slot.index)
         with Recorder(factory, run_id, attempt=attempt, poll_interval=poll_interval) as recorder:
             if isinstance(job, LRFindCreate):
-                outcome = _finish_lr_find(run_lr_find(job, context, recorder))
+                outcome = _finish_lr_find(run_lr_find(job, context, recorder, meter))
             else:
-                outcome = _finish_train(run_train(job, context, recorder))
+                outcome = _finish_train(run_train(job, context, recorder, meter))
     except Superseded:
         log.warning(
             "run %s: attempt %d was superseded (reaped while silent); it stops, writing nothing",
@@ -77,6 +110,8 @@ def execute(
             status, values = RunStatus.CANCELLED, {}  # a cancel came while it drained
         if not runs.transition(session=session, run_id=run_id, to=status, of_attempt=attempt, **values):
             log.warning("run %s could not move to %s (it was reaped or cancelled meanwhile)", run_id, status)
+            return status
+    log.info("run %s ended %s", run_id, status)
     return status
 
 

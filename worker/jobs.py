@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from clr.jobs import DataPlaces
 from store.jobspec import LRFindCreate, TrainCreate
 from store.settings import Settings
 from worker import drain
+from worker.metrics import JobMeter
 from worker.recorder import Recorder
 
 
@@ -41,7 +43,20 @@ class JobContext:
         return self.run_dir / "model.pt"
 
 
-def run_lr_find(job: LRFindCreate, context: JobContext, recorder: Recorder) -> clr.RangeTestResult:
+def progress_sink(recorder: Recorder, meter: JobMeter | None) -> Callable[[clr.Progress], None]:
+    """`on_progress` for clr: the recorder stores the progress, the meter (if any) times the steps."""
+
+    def on_progress(progress: clr.Progress) -> None:
+        recorder.set_progress(progress.step, progress.total_steps, progress.epoch)
+        if meter is not None:
+            meter.on_progress(progress.step)
+
+    return on_progress
+
+
+def run_lr_find(
+    job: LRFindCreate, context: JobContext, recorder: Recorder, meter: JobMeter | None = None
+) -> clr.RangeTestResult:
     def on_chunk(chunk: clr.RangeChunk) -> None:
         recorder.add_points("range", dataclasses.asdict(chunk))
 
@@ -49,7 +64,7 @@ def run_lr_find(job: LRFindCreate, context: JobContext, recorder: Recorder) -> c
         job,
         where=context.places,
         on_chunk=on_chunk,
-        on_progress=lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
+        on_progress=progress_sink(recorder, meter),
         should_stop=recorder.should_stop,
         should_pause=drain.requested,
         checkpoint_path=context.checkpoint_path,
@@ -57,7 +72,7 @@ def run_lr_find(job: LRFindCreate, context: JobContext, recorder: Recorder) -> c
     )
 
 
-def training_callbacks(recorder: Recorder) -> dict[str, Any]:
+def training_callbacks(recorder: Recorder, meter: JobMeter | None = None) -> dict[str, Any]:
     """`clr.train`'s callables for a training run, all feeding `recorder`."""
 
     def on_batches(chunk: clr.BatchChunk) -> None:
@@ -66,18 +81,20 @@ def training_callbacks(recorder: Recorder) -> dict[str, Any]:
     return {
         "on_batches": on_batches,
         "on_epoch": lambda record: recorder.add_epoch(dataclasses.asdict(record)),
-        "on_progress": lambda p: recorder.set_progress(p.step, p.total_steps, p.epoch),
+        "on_progress": progress_sink(recorder, meter),
         "should_stop": recorder.should_stop,
         "should_pause": drain.requested,
     }
 
 
-def run_train(job: TrainCreate, context: JobContext, recorder: Recorder) -> clr.TrainResult:
+def run_train(
+    job: TrainCreate, context: JobContext, recorder: Recorder, meter: JobMeter | None = None
+) -> clr.TrainResult:
     context.run_dir.mkdir(parents=True, exist_ok=True)
     return clr.fit(
         job,
         where=context.places,
-        **training_callbacks(recorder),
+        **training_callbacks(recorder, meter),
         checkpoint_path=context.checkpoint_path,
         resume_from=context.checkpoint_path if context.checkpoint_path.exists() else None,
         weights_path=context.weights_path,

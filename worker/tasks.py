@@ -7,15 +7,23 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutting_down,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.broker import RUN_TASK, make_celery
+from dispatch.logs import configure_logging
 from store.db import make_engine, make_sessionmaker
 from store.settings import get_settings
 from worker import drain
 from worker.devices import Slot, pin_pool_process
 from worker.execute import execute
+from worker.metrics import forget_process, serve_metrics
 
 celery_app = make_celery()
 _slot: list[Slot] = []  # this pool process's slot, set once it starts
@@ -25,6 +33,23 @@ _slot: list[Slot] = []  # this pool process's slot, set once it starts
 def session_factory() -> sessionmaker[Session]:
     """Created lazily in the pool process, so no connection crosses a fork."""
     return make_sessionmaker(make_engine(get_settings().resolved_database_url))
+
+
+@setup_logging.connect
+def _configure_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    """The service's log format instead of Celery's (a receiver here keeps Celery from setting up its own),
+    at the worker's --loglevel."""
+    configure_logging(get_settings(), "worker", level=loglevel)
+
+
+@worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    serve_metrics(get_settings())
+
+
+@worker_process_shutdown.connect
+def _forget_pool_process(pid: int | None = None, **_: Any) -> None:
+    forget_process(pid or os.getpid())
 
 
 @worker_process_init.connect

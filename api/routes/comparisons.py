@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from api import comparisons, examples
 from api.comparisons import ComparisonCurves, ComparisonOut, ComparisonPage
 from api.curves import CSV_MEDIA_TYPE
-from api.deps import ComparisonDep, OwnerDep, SessionDep, SettingsDep
+from api.deps import ComparisonDep, OwnerDep, RequestIdDep, SessionDep, SettingsDep
 from api.queries import ComparisonQuery
 from api.responses import LOCATION, problems
 from api.tables import comparison_csv
@@ -41,9 +41,12 @@ def create_comparison(
     owner: OwnerDep,
     session: SessionDep,
     settings: SettingsDep,
+    request_id: RequestIdDep,
 ) -> ComparisonOut:
     """Queue a train run per variant and seed (and a range test first with `clr_bounds_from_lr_find`)."""
-    comparison = comparisons.create(session=session, settings=settings, owner=owner, spec=body)
+    comparison = comparisons.create(
+        session=session, settings=settings, owner=owner, spec=body, request_id=request_id
+    )
     response.headers["Location"] = f"/comparisons/{comparison.id}"
     return comparisons.comparison_out(session=session, comparison=comparison)
 

@@ -18,7 +18,8 @@ RETRY_AFTER_SECONDS = 30
 router = APIRouter(tags=["runs"], responses=problems(*OWNED, ProblemCode.TOO_MANY_STREAMS))
 
 EVENTS_DOC = (
-    "`text/event-stream` of `status` (data: the run, as `GET /runs/{id}`), `points` "
+    "`text/event-stream` of `status` (data: the run, as `GET /runs/{id}`), `progress` (data: the run's "
+    "`progress`, `{step, total_steps, epoch, fraction}`, sent when it changes while the run runs), `points` "
     "(data: `{series, step: [...], lr: [...], loss: [...], ...}` for steps not sent yet) and `epoch` "
     "(data: one epoch row) events. Each event's id is a cursor: reconnect with `Last-Event-ID` to get only "
     "later events. A new stream starts with the points so far, downsampled (`downsampled: true`) when the "

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Response
 
 from api import examples
-from api.deps import HotPathDep, OwnerDep, SettingsDep
+from api.deps import HotPathDep, OwnerDep, RequestIdDep, SettingsDep
 from api.responses import LOCATION, Responses, problems
 from api.submit import submit
 from api.views import run_out
@@ -55,13 +55,19 @@ async def get_submitter(
     owner: OwnerDep,
     hot: HotPathDep,
     settings: SettingsDep,
+    request_id: RequestIdDep,
     idempotency_key: IdempotencyKey = None,
 ) -> SubmitJob:
-    """`submit` bound to the request's owner, database and Idempotency-Key."""
+    """`submit` bound to the request's owner, database, Idempotency-Key and X-Request-ID."""
 
     async def submit_job(body: JobRequest) -> tuple[Run, bool]:
         return await submit(
-            hot=hot, settings=settings, owner=owner, body=body, idempotency_key=idempotency_key
+            hot=hot,
+            settings=settings,
+            owner=owner,
+            body=body,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
         )
 
     return submit_job

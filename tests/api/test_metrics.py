@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from importlib.metadata import version
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import runs
+from store import runs, webhooks
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus
 from tests.api.conftest import MakeClient
@@ -86,3 +89,44 @@ async def test_a_metrics_token_setting_puts_metrics_behind_that_bearer_token(
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     assert right.status_code == 200
     assert "clr_queue_depth" in right.text
+
+
+async def test_the_oldest_queued_runs_age_is_read_at_scrape_and_drops_once_it_leaves_the_queue(
+    client: httpx.AsyncClient, make_run: Callable[..., Run], session_factory: sessionmaker[Session]
+) -> None:
+    run = make_run(RunKind.LR_FIND, RunStatus.QUEUED)
+    with transaction(session_factory) as session:  # queued an hour ago
+        session.execute(
+            update(Run).where(Run.id == run.id).values(updated_at=runs.utcnow() - timedelta(hours=1))
+        )
+    waiting = await _scrape(client)
+    with transaction(session_factory) as session:
+        assert runs.transition(session=session, run_id=run.id, to=RunStatus.CANCELLED)
+    left = await _scrape(client)
+
+    assert waiting[("clr_oldest_queued_run_age_seconds", ())] >= 3600
+    assert left[("clr_oldest_queued_run_age_seconds", ())] < 3600
+
+
+async def test_webhook_attempts_are_counted_by_outcome(
+    client: httpx.AsyncClient, make_run: Callable[..., Run], session_factory: sessionmaker[Session]
+) -> None:
+    run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED)
+    before = await _scrape(client)
+    for state in ("pending", "pending", "failed"):  # two failed tries, then given up
+        with transaction(session_factory) as session:
+            webhooks.record_delivery(session=session, run_id=run.id, delivery={"state": state})
+    after = await _scrape(client)
+
+    def delta(outcome: str) -> float:
+        key = ("clr_webhook_attempts_total", (("outcome", outcome),))
+        return after[key] - before.get(key, 0.0)
+
+    assert (delta("retry"), delta("failed"), delta("delivered")) == (2, 1, 0)
+
+
+async def test_build_info_names_the_installed_version(client: httpx.AsyncClient) -> None:
+    samples = await _scrape(client)
+
+    [labels] = [dict(labels) for name, labels in samples if name == "clr_build_info"]
+    assert labels["version"] == version("clr-service")

@@ -78,7 +78,7 @@ def finished_comparison(service: Service, tmp_path_factory: pytest.TempPathFacto
     body = tmp_path_factory.mktemp("comparison") / "body.json"
     body.write_text(json.dumps(COMPARISON))
     env = {"CLR_URL": service.base_url, "CLR_API_KEY": service.key}
-    answer = CliRunner().invoke(app, ["compare", str(body)], env=env)
+    answer = CliRunner().invoke(app, ["compare", str(body), "--json"], env=env)
     assert answer.exit_code == 0, answer.output
     comparison_id = str(json.loads(answer.stdout)["id"])
     with ClrClient(service.base_url, service.key) as client:

@@ -44,6 +44,10 @@ def test_the_stream_sends_every_point_once_in_order_and_ends_with_the_terminal_s
     assert sent == stored["step"] == list(range(ITERATIONS))
     statuses = [event.data["status"] for event in events if event.event == "status"]
     assert statuses[-1] == "succeeded"
+    progress = [event.data for event in events if event.event == "progress"]
+    assert progress, "no progress event while the run ran"
+    assert progress[-1]["total_steps"] == ITERATIONS
+    assert [p["step"] for p in progress] == sorted({p["step"] for p in progress})
     assert len(statuses) == len(set(statuses))
     assert events[-1].event == "status"
     assert all(event.id for event in events)
@@ -98,12 +102,12 @@ def test_the_cli_runs_a_range_test_then_lists_watches_and_reads_it(service: Serv
     assert run["status"] == "succeeded"
 
     listed = runner.invoke(app, ["runs", "--kind", "lr_find", "--json"], env=env)
-    assert run["id"] in [item["id"] for item in json.loads(listed.stdout)]
+    assert run["id"] in [item["id"] for item in json.loads(listed.stdout)["items"]]
     curves = runner.invoke(app, ["curves", run["id"], "--json"], env=env)
     assert json.loads(curves.stdout)["step"] == list(range(20))
     watched = runner.invoke(app, ["watch", run["id"]], env=env)
     assert watched.exit_code == 0, watched.output
-    assert watched.stdout.strip() == f"{run['id']} succeeded"
+    assert watched.stdout.startswith(f"{run['id']}\tlr_find\tsucceeded\t100%")
 
 
 def test_the_cli_trains_with_bounds_from_a_finished_range_test(
@@ -148,11 +152,11 @@ def test_the_cli_saves_a_runs_plot_as_png_and_the_client_reads_it_as_svg(
         assert b"<svg" in client.plot(run_id, "svg")[:1000]
 
 
-def test_the_cli_reports_service_and_network_errors_with_exit_status_1(service: Service) -> None:
+def test_the_cli_reports_service_and_network_errors_with_exit_status_4(service: Service) -> None:
     runner = CliRunner()
     refused = runner.invoke(app, ["runs"], env={"CLR_URL": service.base_url, "CLR_API_KEY": "not-a-key"})
     unreachable = runner.invoke(app, ["runs", "--url", "http://127.0.0.1:1", "--key", service.key])
 
-    assert (refused.exit_code, unreachable.exit_code) == (1, 1)
+    assert (refused.exit_code, unreachable.exit_code) == (4, 4)
     assert "401 unauthorized" in refused.stderr
     assert "cannot reach the service at http://127.0.0.1:1" in unreachable.stderr

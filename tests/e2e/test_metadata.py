@@ -33,7 +33,7 @@ def test_a_named_tagged_run_is_found_by_its_tags_and_deleted_with_its_weights(se
     weights = service.home / "artifacts" / run["id"] / "model.pt"
     assert weights.is_file()
     listed = runner.invoke(app, ["runs", "--tag", "e2e-labels", "--status", "succeeded", "--json"], env=env)
-    assert [item["id"] for item in json.loads(listed.stdout)] == [run["id"]]
+    assert json.loads(listed.stdout) == {"items": [json.loads(trained.stdout)], "next_cursor": None}
     with ClrClient(service.base_url, service.key) as client:
         found = list(client.runs(tag=["nightly", "e2e-labels"], status=["failed", "succeeded"], limit=1))
         assert [(r.id, r.name) for r in found] == [(run["id"], "nightly digits")]

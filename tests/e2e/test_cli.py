@@ -1,0 +1,208 @@
+"""The `clr-service` client commands as a script runs them: a real process against a live service.
+
+Exit statuses, problems on stderr, the progress bar, `--json` output with cursors, comparisons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.exits import ExitCode
+from tests.e2e.conftest import ROOT, Service, free_port, wait_for_status
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The commands do not depend on the stack behind the API: one is enough.
+ONE_STACK = pytest.mark.parametrize("service", ["sqlite-embedded"], indirect=True)
+COMMANDS = [
+    *("lr-find", "train", "runs", "show", "watch", "cancel", "delete", "curves", "plot"),
+    *("compare", "comparisons", "comparison show", "comparison watch", "comparison cancel"),
+    *("comparison delete", "api", "worker", "serve", "migrate", "relay", "keys create", "keys list"),
+]
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m cli ARGS` in a fresh process, as a shell would run `clr-service ARGS`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CLR_")}
+    command = [sys.executable, "-m", "cli", *args]
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**base, "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def cli_json(*args: str, env: dict[str, str]) -> Any:
+    """The JSON a command printed with --json, once it succeeded."""
+    done = cli(*args, "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def as_user(service: Service) -> dict[str, str]:
+    return {"CLR_URL": service.base_url, "CLR_API_KEY": service.key}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_no_type_placeholders(command: str) -> None:
+    shown = cli(*command.split(), "--help")
+
+    assert shown.returncode == 0, shown.stderr
+    assert not re.search(r"<(str|int|float|bool|path)>", shown.stdout), shown.stdout
+    assert not re.search(r"^ +--[A-Z]", shown.stdout, re.MULTILINE), shown.stdout  # options keep their names
+
+
+def test_version_prints_the_installed_version() -> None:
+    shown = cli("--version")
+
+    assert (shown.returncode, shown.stdout.strip()) == (0, "clr-service 0.1.0")
+
+
+def test_without_a_key_the_command_says_how_to_set_one() -> None:
+    listed = cli("runs", env={"CLR_URL": "http://127.0.0.1:9"})
+
+    assert listed.returncode == 2
+    assert "no API key: set CLR_API_KEY or pass --key" in listed.stderr
+    assert "Illegal header" not in listed.stderr
+
+
+def test_an_unreachable_service_is_exit_status_4() -> None:
+    listed = cli("runs", env={"CLR_URL": f"http://127.0.0.1:{free_port()}", "CLR_API_KEY": "clr_x"})
+
+    assert listed.returncode == 4
+    assert "cannot reach the service" in listed.stderr
+
+
+@ONE_STACK
+def test_a_failed_run_waited_for_exits_1_with_its_problem(service: Service) -> None:
+    waited = cli("lr-find", "--dataset", "cifar10", "--wait", env=as_user(service))
+    as_json = cli("lr-find", "--dataset", "cifar10", "--wait", "--json", env=as_user(service))
+
+    assert waited.returncode == 1, waited.stderr
+    assert "failed" in waited.stdout
+    assert re.search(r"run [0-9a-f]{32} failed\n  dataset_missing: .+", waited.stderr), waited.stderr
+    assert as_json.returncode == 1
+    run = json.loads(as_json.stdout)
+    assert (run["status"], run["error"]["code"]) == ("failed", "dataset_missing")
+
+
+@ONE_STACK
+def test_watch_draws_steps_of_the_total_epoch_loss_accuracy_and_eta(service: Service) -> None:
+    args = ["--epochs", "2", "--batch-size", "64", "--policy", "constant", "--name", "cli watch"]
+    run_id = cli_json("train", *args, env=as_user(service))["id"]
+
+    watched = cli("watch", run_id, env=as_user(service))
+
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.startswith(f"{run_id}\ttrain\tsucceeded\t100%\tcli watch")
+    bar = watched.stderr.strip().splitlines()[-1]
+    steps = re.search(r"(\d+)/(\d+) steps", bar)
+    assert steps, bar
+    total = cli_json("show", run_id, env=as_user(service))["progress"]["total_steps"]
+    assert (int(steps[1]), int(steps[2])) == (total, total)
+    assert re.search(r"epoch 2/2 +loss [0-9.e-]+ +lr [0-9.e-]+ +val_acc [0-9.]+%", bar), bar
+    assert "eta" in bar
+
+
+@ONE_STACK
+def test_a_cancelled_run_exits_3_from_watch_and_can_then_be_deleted(service: Service) -> None:
+    env = as_user(service)
+    queued = cli_json("lr-find", "--num-iter", "100000", env=env)
+    with service.client() as http:
+        wait_for_status(http, queued["id"], {"running"})
+    busy = cli("delete", queued["id"], env=env)
+
+    cancelled = cli("cancel", queued["id"], "--json", env=env)
+    watched = cli("watch", queued["id"], "--json", env=env)
+    deleted = cli("delete", queued["id"], "--json", env=env)
+    gone = cli("show", queued["id"], env=env)
+
+    assert busy.returncode == 4
+    assert "409 run_active" in busy.stderr
+    assert json.loads(cancelled.stdout)["status"] in {"cancelling", "cancelled"}
+    assert watched.returncode == 3, watched.stderr
+    assert json.loads(watched.stdout)["status"] == "cancelled"
+    assert f"run {queued['id']} cancelled" in watched.stderr
+    assert json.loads(deleted.stdout) == {"deleted": queued["id"]}
+    assert gone.returncode == 4
+    assert "404 not_found" in gone.stderr
+
+
+@ONE_STACK
+def test_runs_pages_through_the_next_cursor_and_show_reads_one(service: Service) -> None:
+    env = as_user(service)
+    made = [cli_json("lr-find", "--num-iter", "20", "--tag", "cli-pages", env=env)["id"] for _ in range(3)]
+    seen: list[str] = []
+    cursor: list[str] = []
+    while True:
+        page = cli_json("runs", "--tag", "cli-pages", "--limit", "2", *cursor, env=env)
+        seen += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = ["--cursor", page["next_cursor"]]
+    text = cli("runs", "--tag", "cli-pages", "--limit", "2", env=env)
+    shown = cli("show", made[0], env=env)
+
+    assert seen == made[::-1]
+    assert len(text.stdout.splitlines()) == 2
+    assert re.fullmatch(r"more: --cursor \S+\n", text.stderr)
+    assert f"id         {made[0]}" in shown.stdout
+    assert "tags       cli-pages" in shown.stdout
+
+
+@ONE_STACK
+def test_a_comparison_is_started_waited_for_listed_watched_and_deleted(
+    service: Service, tmp_path: Path
+) -> None:
+    body: dict[str, Any] = {
+        "model": {"name": "vanilla_cnn"},
+        "dataset": {"name": "digits"},
+        "batch_size": 64,
+        "epochs": 1,
+        "repeats": 1,
+        "tags": ["cli-compare"],
+        "variants": [
+            {"name": "sgd", "optimizer": {"name": "sgd", "lr": 0.05}, "schedule": {"policy": "constant"}}
+        ],
+    }
+    (tmp_path / "body.json").write_text(json.dumps(body))
+    env = as_user(service)
+
+    started = cli("compare", str(tmp_path / "body.json"), "--wait", "--json", env=env)
+    assert started.returncode == 0, started.stderr
+    comparison = json.loads(started.stdout)
+    listed = cli_json("comparisons", "--tag", "cli-compare", env=env)
+    watched = cli("comparison", "watch", comparison["id"], env=env)
+    deleted = cli("comparison", "delete", comparison["id"], env=env)
+    gone = cli("comparison", "show", comparison["id"], env=env)
+
+    assert comparison["status"] == "succeeded"
+    assert [item["id"] for item in listed["items"]] == [comparison["id"]]
+    assert listed["next_cursor"] is None
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.startswith(f"{comparison['id']}\tsucceeded\t-\tcli-compare\t1 succeeded")
+    assert re.search(r"1/1 runs", watched.stderr), watched.stderr
+    assert (deleted.returncode, deleted.stdout) == (0, f"deleted {comparison['id']}\n")
+    assert gone.returncode == 4
+
+
+def test_the_readme_lists_every_exit_status() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| status | meaning |") :].split("\n\n")[0]
+
+    assert [int(row) for row in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)] == [
+        int(c) for c in ExitCode
+    ]
