@@ -44,3 +44,10 @@ def test_a_library_example_runs_and_prints_a_suggestion_and_accuracies(index: in
     accuracies = [float(line.split()[1]) for line in lines[1:5]]
     assert [line.split()[0] for line in lines[1:5]] == ["0", "1", "2", "3"]
     assert max(accuracies) > 0.5  # ten classes: a broken loop stays near 0.1
+
+
+def test_every_image_the_readme_shows_is_in_the_repository() -> None:
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", README.read_text())
+    assert images
+    missing = [image for image in images if not (README.parent / image).is_file()]
+    assert missing == []
