@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.e2e.conftest import Service, service_env, start_service, wait_for_status
+from tests.e2e.conftest import Service, service_env, start_service, wait_for_status, wait_until
 
 DIGITS: dict[str, Any] = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}}
 RANGE_TEST: dict[str, Any] = {
@@ -97,8 +97,28 @@ def browser(chromium: str) -> Iterator[Browser]:
         launched.close()
 
 
+@pytest.fixture(scope="package")
+def comparison(api: httpx.Client, queued: dict[str, str]) -> dict[str, Any]:
+    done = wait_until(
+        lambda: (
+            (found := api.get(f"/comparisons/{queued['comparison']}").json())["status"] != "running" and found
+        ),
+        timeout=240,
+        what="the comparison to finish",
+    )
+    assert done["status"] == "succeeded", done
+    return dict(done)
+
+
+@pytest.fixture(scope="package")
+def failed_run(api: httpx.Client, queued: dict[str, str]) -> dict[str, Any]:
+    run = wait_for_status(api, queued["failing"], {"succeeded", "failed"})
+    assert run["status"] == "failed"
+    return run
+
+
 @pytest.fixture
-def page(browser: Browser, live: Service) -> Iterator[Page]:
+def page(browser: Browser, live: Service, queued: dict[str, str]) -> Iterator[Page]:
     """A fresh page at 1280 px holding the service's key; it fails the test on any script error."""
     context = browser.new_context(viewport=WIDE, base_url=live.base_url)
     opened = context.new_page()

@@ -40,8 +40,8 @@ def test_the_range_tests_form_starts_training_with_its_bounds_and_the_chart_grow
     page.on("request", lambda request: curve_reads.append(request.url) if "/curves" in request.url else None)
     page.goto(f"/ui?run={range_test['id']}")
     form = page.locator("#train-form")
-    form.locator("[name=epochs]").fill("3")
-    form.locator("[name=step_size_epochs]").fill("0.5")
+    form.locator("[name=epochs]").fill("6")
+    form.locator("[name=step_size_epochs]").fill("1")
     curve_reads.clear()  # the finished range test's curve was read once
     form.get_by_role("button", name="Start training").click()
     page.wait_for_url(lambda url: "run=" in url and range_test["id"] not in url)
@@ -57,17 +57,14 @@ def test_the_range_tests_form_starts_training_with_its_bounds_and_the_chart_grow
     assert schedule["from_lr_find"] == range_test["id"]
     assert schedule["max_lr"] == pytest.approx(result["suggested_max_lr"], rel=5e-3)
     assert schedule["base_lr"] == pytest.approx(result["suggested_base_lr"], rel=5e-3)
-    assert (schedule["policy"], schedule["step_size_epochs"], run["request"]["epochs"]) == (
-        "triangular",
-        0.5,
-        3,
-    )
+    assert (schedule["policy"], schedule["step_size_epochs"]) == ("triangular", 1)
+    assert run["request"]["epochs"] == 6
     # The chart grew over several events while the run trained, and never from a read of /curves.
     assert len(growth) >= 3, growth
     assert growth == sorted(growth)
     assert int(chart.get_attribute("data-points") or 0) == run["progress"]["step"]
     assert int(chart.get_attribute("data-events") or 0) >= len(growth)
-    assert page.locator("#chart-epoch-accuracy").get_attribute("data-points") == "3"
+    assert page.locator("#chart-epoch-accuracy").get_attribute("data-points") == "6"
     assert curve_reads == []
     source = page.get_by_role("link", name=re.compile("range test"))
     assert source.get_attribute("href") == f"/ui?run={range_test['id']}"
