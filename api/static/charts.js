@@ -61,11 +61,14 @@ export class Chart {
   build() {
     const { x, y, series, bands } = this.options;
     this.plot?.destroy();
+    // A log axis keeps its decades when it spans several: the ticks between them only crowd it.
+    const decades = (u, splits) => (splits.filter(isDecade).length > 2 ? splits.map((v) => (isDecade(v) ? v : null)) : splits);
+    const only = (log) => (log ? { filter: decades } : {});
     const axis = (label, format, log) => ({
-      label, stroke: "#3a4150", grid: { stroke: "#e3e6eb" }, ticks: { stroke: "#c9ced6" },
-      // A log axis keeps its decades when it spans several: the ticks between them only crowd it.
-      filter: log ? (u, splits) => (splits.filter(isDecade).length > 2 ? splits.map((v) => (isDecade(v) ? v : null)) : splits)
-        : undefined,
+      label, stroke: "#3a4150",
+      grid: { stroke: "#e3e6eb", ...only(log) },
+      ticks: { stroke: "#c9ced6", ...only(log) },
+      ...only(log),
       values: (u, ticks) => ticks.map((tick) => (tick === null ? "" : log && isDecade(tick) ? decade(tick)
         : (format ?? number)(tick))),
     });

@@ -22,7 +22,8 @@ export async function showComparison(view, comparisonId) {
     const [comparison, curves] = await Promise.all([json(path), json(`${path}/curves`)]);
     document.title = `${comparison.name || comparison.id} · clr-service`;
     head.replaceChildren(h("h1", {}, `Comparison ${comparison.name || comparison.id.slice(0, 12)} `,
-      badge(comparison.status)), cancelButton(comparison, path, refresh));
+      badge(comparison.status)));
+    if (comparison.status === "running") head.append(cancelButton(path, refresh));
     const variants = Object.keys(curves.variants);
     if (drawn?.key !== variants.join("\n")) {
       charts.replaceChildren();
@@ -96,12 +97,11 @@ function childTable(comparison) {
   return h("table", { id: "children" },
     h("thead", {}, h("tr", {}, ["Variant", "Repeat", "Run", "Status", "Progress", "Result"].map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, comparison.children.map(({ variant, repeat, run }) => h("tr", { "data-run-id": run.id },
-      h("td", {}, variant), h("td", {}, String(repeat)), h("td", {}, link(title(run), { run: run.id })),
+      h("td", {}, variant), h("td", {}, String(repeat)), h("td", {}, link(title(run), { run: run.id }), h("small", { class: "id" }, run.id.slice(0, 8))),
       h("td", {}, badge(run.status)), h("td", {}, progress(run)), h("td", {}, resultOf(run))))));
 }
 
-function cancelButton(comparison, path, refresh) {
-  if (comparison.status !== "running") return null;
+function cancelButton(path, refresh) {
   const button = h("button", { type: "button", class: "danger" }, "Cancel comparison");
   button.addEventListener("click", async () => {
     button.disabled = true;

@@ -51,6 +51,11 @@ export function title(run) {
   return run.name || run.id.slice(0, 12);
 }
 
+/** A run as a chart's legend names it: a comparison's children by their variant and repeat too. */
+export function seriesLabel(run) {
+  return run.variant ? `${title(run)} · ${run.variant} #${run.repeat}` : title(run);
+}
+
 export function modelOf(run) {
   return `${run.request.model?.name ?? "?"} · ${run.request.dataset?.name ?? "?"}`;
 }

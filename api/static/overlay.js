@@ -1,7 +1,7 @@
 // Several runs' curves on one chart each: range tests by LR, training runs by step and epoch.
 import { json } from "./api.js";
 import { Chart, color, join, smooth } from "./charts.js";
-import { badge, h, link, lr, modelOf, percent, recipeOf, resultOf, title } from "./dom.js";
+import { badge, h, link, lr, modelOf, percent, recipeOf, resultOf, seriesLabel, title } from "./dom.js";
 
 export async function showOverlay(view, runIds) {
   const runs = await Promise.all(runIds.map(async (id) => {
@@ -35,7 +35,7 @@ export async function showOverlay(view, runIds) {
 function overlay(parent, name, id, x, y, entries, table, points = false) {
   const chart = new Chart(parent, {
     title: name, id, x, y,
-    series: entries.map(({ run, color: stroke }) => ({ label: title(run), color: stroke, width: 2, points, format: y.format })),
+    series: entries.map(({ run, color: stroke }) => ({ label: seriesLabel(run), color: stroke, width: 2, points, format: y.format })),
   });
   chart.setData(join(entries.map(table)));
   return chart;

@@ -121,7 +121,7 @@ class RunList {
       box,
       h("span", {}, link(title(run), { run: run.id }), h("small", { class: "id" }, run.id.slice(0, 8))),
       run.kind, status, modelOf(run), recipeOf(run), progress(run), duration(run), resultOf(run),
-      new Date(run.created_at).toLocaleString(),
+      new Date(run.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" }),
     ];
     return h("tr", { "data-run-id": run.id, "data-status": run.status }, cells.map((cell) => h("td", {}, cell)));
   }

@@ -109,8 +109,7 @@ def test_runs_picked_in_the_list_are_overlaid_on_one_chart(
     expect(page.locator("#overlay-runs tbody tr")).to_have_count(3)
     expect(page.locator("#chart-overlay-range .legend .entry")).to_have_count(1)
     validation = page.locator("#chart-overlay-val")
-    expect(validation.locator(".legend .entry")).to_have_text(
-        [run["name"] or run["id"][:12] for run in children]
-    )
+    labels = [f"{run['name']} · {run['variant']} #{run['repeat']}" for run in children]
+    expect(validation.locator(".legend .entry")).to_have_text(labels)
     expect(validation).to_have_attribute("data-points", str(comparison["request"]["epochs"]))
     screenshot(page, "overlay")
