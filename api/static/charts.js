@@ -121,6 +121,7 @@ export class Chart {
   applyView() {
     const window = this.options.view && this.data[0].length ? this.options.view(this.data) : null;
     if (!window) return;
+    this.figure.dataset.window = JSON.stringify(window);
     this.plot.batch(() => {
       if (window.x) this.plot.setScale("x", { min: window.x[0], max: window.x[1] });
       if (window.y) this.plot.setScale("y", { min: window.y[0], max: window.y[1] });

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.e2e.conftest import Service, service_env, start_service, wait_for_status, wait_until
@@ -17,8 +18,8 @@ DIGITS: dict[str, Any] = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": 
 RANGE_TEST: dict[str, Any] = {
     **DIGITS,
     "batch_size": 16,
-    "num_iter": 60,
-    "end_lr": 1.0,
+    "num_iter": 100,
+    "end_lr": 10.0,
     "name": "digits range",
     "tags": ["ui"],
 }
@@ -147,4 +148,6 @@ def screenshot(page: Page, name: str) -> None:
     """Save the page as docs/dashboard-<name>.png when CLR_DASHBOARD_SCREENSHOTS names a folder."""
     folder = os.environ.get("CLR_DASHBOARD_SCREENSHOTS")
     if folder:
-        page.screenshot(path=str(Path(folder) / f"dashboard-{name}.png"), full_page=True)
+        path = Path(folder) / f"dashboard-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        Image.open(path).quantize(colors=128).save(path, optimize=True)  # a third of the bytes

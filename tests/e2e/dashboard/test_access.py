@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.conftest import Service
+from tests.e2e.dashboard.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,6 +55,7 @@ def test_pages_fit_a_narrow_screen(page: Page, range_test: dict[str, Any]) -> No
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, path
+    screenshot(page, "narrow")
     chart = page.locator("#chart-loss canvas").bounding_box()
     assert chart is not None
     assert chart["width"] <= 400

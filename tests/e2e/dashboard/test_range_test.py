@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -28,8 +29,16 @@ def test_a_range_tests_page_shows_its_suggestions_on_the_curve(
         expect(page.locator(f"#suggestions tr[data-rule='{rule}'] td")).to_have_text(
             exponential(suggestion["lr"])
         )
-    points = int(page.locator("#chart-loss").get_attribute("data-points") or 0)
-    assert points == result["num_points"]
+    chart = page.locator("#chart-loss")
+    assert int(chart.get_attribute("data-points") or 0) == result["num_points"]
+    # The view ends where the loss climbs past where it started: the diverging tail is clipped.
+    window = json.loads(chart.get_attribute("data-window") or "{}")
+    assert result["stop_reason"] == "diverged"
+    assert (
+        result["start_lr"] == window["x"][0] < result["lr_at_min_loss"] < window["x"][1] < result["last_lr"]
+    )
+    warnings = page.locator("#warnings li")
+    expect(warnings).to_have_count(len(result["warnings"]))
     screenshot(page, "range-test")
 
 
@@ -40,8 +49,8 @@ def test_the_range_tests_form_starts_training_with_its_bounds_and_the_chart_grow
     page.on("request", lambda request: curve_reads.append(request.url) if "/curves" in request.url else None)
     page.goto(f"/ui?run={range_test['id']}")
     form = page.locator("#train-form")
-    form.locator("[name=epochs]").fill("6")
-    form.locator("[name=step_size_epochs]").fill("1")
+    form.locator("[name=epochs]").fill("12")
+    form.locator("[name=step_size_epochs]").fill("2")
     curve_reads.clear()  # the finished range test's curve was read once
     form.get_by_role("button", name="Start training").click()
     page.wait_for_url(lambda url: "run=" in url and range_test["id"] not in url)
@@ -57,14 +66,14 @@ def test_the_range_tests_form_starts_training_with_its_bounds_and_the_chart_grow
     assert schedule["from_lr_find"] == range_test["id"]
     assert schedule["max_lr"] == pytest.approx(result["suggested_max_lr"], rel=5e-3)
     assert schedule["base_lr"] == pytest.approx(result["suggested_base_lr"], rel=5e-3)
-    assert (schedule["policy"], schedule["step_size_epochs"]) == ("triangular", 1)
-    assert run["request"]["epochs"] == 6
+    assert (schedule["policy"], schedule["step_size_epochs"]) == ("triangular", 2)
+    assert run["request"]["epochs"] == 12
     # The chart grew over several events while the run trained, and never from a read of /curves.
     assert len(growth) >= 3, growth
     assert growth == sorted(growth)
     assert int(chart.get_attribute("data-points") or 0) == run["progress"]["step"]
     assert int(chart.get_attribute("data-events") or 0) >= len(growth)
-    assert page.locator("#chart-epoch-accuracy").get_attribute("data-points") == "6"
+    assert page.locator("#chart-epoch-accuracy").get_attribute("data-points") == "12"
     assert curve_reads == []
     source = page.get_by_role("link", name=re.compile("range test"))
     assert source.get_attribute("href") == f"/ui?run={range_test['id']}"
