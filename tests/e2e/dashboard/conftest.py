@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, sync_playwright
 
 from tests.e2e.conftest import Service, service_env, start_service, wait_for_status, wait_until
 
@@ -45,7 +45,7 @@ FAILING: dict[str, Any] = {
     "num_iter": 10,
     "name": "no such folder",
 }
-WIDE = {"width": 1280, "height": 900}
+WIDE: ViewportSize = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="package")
