@@ -61,16 +61,17 @@ export async function showRangeTest(view, run) {
 /** From the first point to where the smoothed loss climbs back above where it started, the loss axis fit to it. */
 export function informativeWindow([lrs, losses, smoothed]) {
   const finite = smoothed.map((value) => (value !== null && Number.isFinite(value) ? value : Infinity));
-  const lowest = finite.indexOf(Math.min(...finite));
-  if (lowest < 0 || finite[lowest] === Infinity) return null;
+  const lowest = finite.reduce((best, value, i) => (value < finite[best] ? i : best), 0);
+  if (finite[lowest] === Infinity) return null;
   const start = finite[0];
   let end = finite.findIndex((value, i) => i > lowest && value > start);
   if (end < 0) end = lrs.length - 1;
-  const shown = smoothed.slice(0, end + 1).filter((v) => v !== null);
+  const shown = finite.slice(0, end + 1).filter(Number.isFinite);
   const raw = losses.slice(0, end + 1).filter((v) => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
-  const quantile = (q) => raw[Math.min(raw.length - 1, Math.floor(q * raw.length))];
-  const low = Math.min(...shown, quantile(0.02));
-  const high = Math.max(...shown, quantile(0.9));
+  const quantile = (q) => raw[Math.min(raw.length - 1, Math.floor(q * raw.length))] ?? finite[lowest];
+  // Loops, not Math.min(...values): a long sweep has more points than a call takes arguments.
+  const low = shown.reduce((a, b) => Math.min(a, b), quantile(0.02));
+  const high = shown.reduce((a, b) => Math.max(a, b), quantile(0.9));
   const pad = 0.06 * (high - low || 1);
   return { x: [lrs[0], lrs[end] * 1.3], y: [Math.max(0, low - pad), high + pad] };
 }
