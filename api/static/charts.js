@@ -19,7 +19,7 @@ export function translucent(hex, alpha = 0.18) {
 /**
  * One chart in a figure with a toolbar (log toggles, reset, extra controls) and a live legend.
  * `series`: [{label, color, width, dash, legend: false, spread: index of its upper band series}].
- * `view(data)`: the initial window {x: [min, max], y: [min, max]} (either optional), kept until the user zooms.
+ * `view(data, marks)`: the initial window {x: [min, max], y: [min, max]} (either optional), kept until the user zooms.
  */
 export class Chart {
   constructor(parent, { title, id, x, y, series, bands = [], view = null, controls = [], note = "" }) {
@@ -60,6 +60,7 @@ export class Chart {
 
   build() {
     const { x, y, series, bands } = this.options;
+    Object.assign(this.figure.dataset, { logX: this.log.logX, logY: this.log.logY });
     this.plot?.destroy();
     // A log axis keeps its decades when it spans several: the ticks between them only crowd it.
     const decades = (u, splits) => (splits.filter(isDecade).length > 2 ? splits.map((v) => (isDecade(v) ? v : null)) : splits);
@@ -76,8 +77,8 @@ export class Chart {
       width: this.width(),
       height: HEIGHT,
       scales: {
-        x: { time: false, distr: this.log.logX ? 3 : 1, log: 10 },
-        y: { distr: this.log.logY ? 3 : 1, log: 10 },
+        x: { time: false, ...scale(this.log.logX) },
+        y: scale(this.log.logY),
       },
       axes: [
         { ...axis(x.label, x.format, this.log.logX), ...(x.whole ? { incrs: WHOLE } : {}) },
@@ -89,11 +90,15 @@ export class Chart {
       }))],
       bands,
       legend: { show: false },
-      cursor: { drag: { x: true, y: true, uni: 40 } },
+      // Double-click goes back to the chart's own window (resetZoom), not to uPlot's fit of every point.
+      cursor: { drag: { x: true, y: true, uni: 40 }, bind: { dblclick: () => () => null } },
       hooks: {
         setCursor: [(u) => this.showValues(u.cursor.idx)],
         setSelect: [(u) => { if (u.select.width > 0 || u.select.height > 0) this.zoomed = true; }],
         draw: [(u) => this.drawMarks(u)],
+        setScale: [(u, key) => {
+          if (key === "x") Object.assign(this.figure.dataset, { xMin: u.scales.x.min, xMax: u.scales.x.max });
+        }],
       },
     };
     this.plot = new uPlot(opts, this.data, this.plotBox);
@@ -115,11 +120,12 @@ export class Chart {
   setMarks(marks) {
     this.marks = marks;
     this.figure.dataset.marks = String(marks.length);
+    if (!this.zoomed) this.applyView();
     this.plot.redraw(false);
   }
 
   applyView() {
-    const window = this.options.view && this.data[0].length ? this.options.view(this.data) : null;
+    const window = this.options.view && this.data[0].length ? this.options.view(this.data, this.marks) : null;
     if (!window) return;
     this.figure.dataset.window = JSON.stringify(window);
     this.plot.batch(() => {
@@ -193,6 +199,11 @@ export class Chart {
     for (const i of [index, ...linked]) this.plot.setSeries(i, { show });
     this.showValues(this.plot.cursor.idx);
   }
+}
+
+/** A log scale keeps the range it is given (uPlot would widen it to whole decades); a linear one is padded. */
+function scale(log) {
+  return log ? { distr: 3, log: 10, range: (u, min, max) => [min, max] } : { distr: 1 };
 }
 
 function isDecade(value) {

@@ -58,8 +58,11 @@ export async function showRangeTest(view, run) {
   });
 }
 
-/** From the first point to where the smoothed loss climbs back above where it started, the loss axis fit to it. */
-export function informativeWindow([lrs, losses, smoothed]) {
+/**
+ * From the first point to where the smoothed loss climbs back above where it started (or the last suggestion, if
+ * later), the loss axis fit to the points in it.
+ */
+function informativeWindow([lrs, losses, smoothed], marks) {
   const finite = smoothed.map((value) => (value !== null && Number.isFinite(value) ? value : Infinity));
   const lowest = finite.reduce((best, value, i) => (value < finite[best] ? i : best), 0);
   if (finite[lowest] === Infinity) return null;
@@ -73,7 +76,8 @@ export function informativeWindow([lrs, losses, smoothed]) {
   const low = shown.reduce((a, b) => Math.min(a, b), quantile(0.02));
   const high = shown.reduce((a, b) => Math.max(a, b), quantile(0.9));
   const pad = 0.06 * (high - low || 1);
-  return { x: [lrs[0], lrs[end] * 1.3], y: [Math.max(0, low - pad), high + pad] };
+  const right = marks.reduce((a, mark) => Math.max(a, mark.x), lrs[end]);
+  return { x: [lrs[0], right * 1.3], y: [Math.max(0, low - pad), high + pad] };
 }
 
 function suggestionMarks(result) {

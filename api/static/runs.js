@@ -10,7 +10,7 @@ const STATUSES = ["", "queued", "running", "cancelling", "succeeded", "failed", 
 const PAGE_SIZES = ["5", "20", "50", "100"];
 const SIZE_ITEM = "clr-page-size";
 const COLUMNS = ["", "Run", "Kind", "Status", "Model · data", "Optimizer · policy", "Progress", "Duration",
-  "Result", "Created"];
+  "Result"];
 
 export async function showRuns(view, query) {
   const list = new RunList(view, query);
@@ -119,9 +119,9 @@ class RunList {
     const status = h("span", {}, badge(run.status), run.error ? problem(run.error) : null);
     const cells = [
       box,
-      h("span", {}, link(title(run), { run: run.id }), h("small", { class: "id" }, run.id.slice(0, 8))),
+      h("span", {}, link(title(run), { run: run.id }), h("small", { class: "id" },
+        `${run.id.slice(0, 8)} · ${new Date(run.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" })}`)),
       run.kind, status, modelOf(run), recipeOf(run), progress(run), duration(run), resultOf(run),
-      new Date(run.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" }),
     ];
     return h("tr", { "data-run-id": run.id, "data-status": run.status }, cells.map((cell) => h("td", {}, cell)));
   }

@@ -31,12 +31,13 @@ def test_a_range_tests_page_shows_its_suggestions_on_the_curve(
         )
     chart = page.locator("#chart-loss")
     assert int(chart.get_attribute("data-points") or 0) == result["num_points"]
-    # The view ends where the loss climbs past where it started: the diverging tail is clipped.
+    # The view holds the minimum and every suggestion, and clips the diverging tail.
     window = json.loads(chart.get_attribute("data-window") or "{}")
     assert result["stop_reason"] == "diverged"
     assert (
         result["start_lr"] == window["x"][0] < result["lr_at_min_loss"] < window["x"][1] < result["last_lr"]
     )
+    assert all(window["x"][0] < rule["lr"] < window["x"][1] for rule in result["suggestions"].values())
     warnings = page.locator("#warnings li")
     expect(warnings).to_have_count(len(result["warnings"]))
     screenshot(page, "range-test")
