@@ -74,13 +74,13 @@ export function resultOf(run) {
   return r.best_val_accuracy === null ? "" : `best val ${percent(r.best_val_accuracy)}`;
 }
 
-/** A progress bar with steps done; a failed or cancelled run shows how far it got, not a full bar. */
+/** A progress bar with steps done; a failed or cancelled run shows how far it got, not a full or moving bar. */
 export function progress(run) {
   const p = run.progress;
   const bar = h("progress", { max: "1", "aria-label": "progress" });
   if (p.fraction !== null) bar.value = p.fraction;
   else if (run.status === "succeeded") bar.value = 1;
-  else if (run.status === "queued") bar.value = 0;
+  else if (run.status !== "running") bar.value = 0; // indeterminate (moving) only while it runs
   const steps = p.total_steps ? `${p.step} / ${p.total_steps}` : p.step ? `${p.step}` : "";
   return h("span", { class: "progress" }, bar, h("span", { class: "steps" }, steps));
 }

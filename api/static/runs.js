@@ -119,8 +119,7 @@ class RunList {
     const status = h("span", {}, badge(run.status), run.error ? problem(run.error) : null);
     const cells = [
       box,
-      h("span", {}, link(title(run), { run: run.id }), h("small", { class: "id" },
-        `${run.id.slice(0, 8)} · ${new Date(run.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" })}`)),
+      h("span", {}, link(title(run), { run: run.id }), created(run)),
       run.kind, status, modelOf(run), recipeOf(run), progress(run), duration(run), resultOf(run),
     ];
     return h("tr", { "data-run-id": run.id, "data-status": run.status }, cells.map((cell) => h("td", {}, cell)));
@@ -129,6 +128,15 @@ class RunList {
   openOverlay() {
     location.href = `/ui?${new URLSearchParams({ overlay: [...this.selected].join(",") })}`;
   }
+}
+
+/** The start of the id and the creation time (the date too when not today; all of it on hover). */
+function created(run) {
+  const at = new Date(run.created_at);
+  const today = at.toDateString() === new Date().toDateString();
+  const when = today ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : at.toLocaleDateString([], { month: "short", day: "numeric" });
+  return h("small", { class: "id", title: `${run.id}, created ${at.toLocaleString()}` }, `${run.id.slice(0, 8)} · ${when}`);
 }
 
 async function showComparisons(view) {
