@@ -2,6 +2,7 @@
 import { json } from "./api.js";
 import { Chart, color, join, smooth } from "./charts.js";
 import { badge, h, link, lr, modelOf, percent, recipeOf, resultOf, seriesLabel, title } from "./dom.js";
+import { informativeWindow, suggestionMarks } from "./range.js";
 
 export async function showOverlay(view, runIds) {
   const runs = await Promise.all(runIds.map(async (id) => {
@@ -19,7 +20,7 @@ export async function showOverlay(view, runIds) {
   if (ranges.length) {
     overlay(charts, "Smoothed loss against learning rate", "chart-overlay-range",
       { label: "learning rate", log: true, logToggle: true, format: lr }, { label: "loss", logToggle: true },
-      ranges, ({ curves }) => [curves.lr, curves.smoothed_loss]);
+      ranges, ({ curves }) => [curves.lr, curves.smoothed_loss], false, informativeWindows(ranges));
   }
   if (trainings.length) {
     overlay(charts, "Validation accuracy per epoch", "chart-overlay-val", { label: "epoch", whole: true },
@@ -32,9 +33,20 @@ export async function showOverlay(view, runIds) {
   }
 }
 
-function overlay(parent, name, id, x, y, entries, table, points = false) {
+/** The range tests' informative windows together: each one's curve up to where it diverges. */
+function informativeWindows(ranges) {
+  const windows = ranges.map(({ run, curves }) => informativeWindow(
+    [curves.lr, curves.loss, curves.smoothed_loss], suggestionMarks(run.result))).filter(Boolean);
+  if (!windows.length) return null;
+  const span = (axis, i, pick) => pick(...windows.map((window) => window[axis][i]));
+  return () => ({
+    x: [span("x", 0, Math.min), span("x", 1, Math.max)], y: [span("y", 0, Math.min), span("y", 1, Math.max)],
+  });
+}
+
+function overlay(parent, name, id, x, y, entries, table, points = false, view = null) {
   const chart = new Chart(parent, {
-    title: name, id, x, y,
+    title: name, id, x, y, view,
     series: entries.map(({ run, color: stroke }) => ({ label: seriesLabel(run), color: stroke, width: 2, points, format: y.format })),
   });
   chart.setData(join(entries.map(table)));

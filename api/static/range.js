@@ -62,7 +62,7 @@ export async function showRangeTest(view, run) {
  * From the first point to where the smoothed loss climbs back above where it started (or the last suggestion, if
  * later), the loss axis fit to the points in it.
  */
-function informativeWindow([lrs, losses, smoothed], marks) {
+export function informativeWindow([lrs, losses, smoothed], marks) {
   const finite = smoothed.map((value) => (value !== null && Number.isFinite(value) ? value : Infinity));
   const lowest = finite.reduce((best, value, i) => (value < finite[best] ? i : best), 0);
   if (finite[lowest] === Infinity) return null;
@@ -80,7 +80,7 @@ function informativeWindow([lrs, losses, smoothed], marks) {
   return { x: [lrs[0], right * 1.3], y: [Math.max(0, low - pad), high + pad] };
 }
 
-function suggestionMarks(result) {
+export function suggestionMarks(result) {
   if (!result?.suggestions) return [];
   return RULES.filter((rule) => result.suggestions[rule]?.lr).map((rule) => ({
     x: result.suggestions[rule].lr, label: `${rule} ${lr(result.suggestions[rule].lr)}`, color: RULE_COLORS[rule],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -102,13 +103,18 @@ def test_the_list_shows_a_new_run_and_follows_its_status_without_reloading(
 def test_runs_picked_in_the_list_are_overlaid_on_one_chart(
     page: Page, range_test: dict[str, Any], comparison: dict[str, Any]
 ) -> None:
-    children = [child["run"] for child in comparison["children"][:2]]
+    children = list(
+        {child["variant"]: child["run"] for child in comparison["children"]}.values()
+    )  # one a variant
     for run in [range_test, *children]:
         page.locator(f"#runs tr[data-run-id='{run['id']}'] input[type=checkbox]").check()
     page.get_by_role("button", name="Overlay selected (3)").click()
 
     expect(page.locator("#overlay-runs tbody tr")).to_have_count(3)
-    expect(page.locator("#chart-overlay-range .legend .entry")).to_have_count(1)
+    range_chart = page.locator("#chart-overlay-range")
+    expect(range_chart.locator(".legend .entry")).to_have_count(1)
+    window = json.loads(range_chart.get_attribute("data-window") or "{}")
+    assert window["x"][1] < range_test["result"]["last_lr"]  # the diverging tail is clipped here too
     validation = page.locator("#chart-overlay-val")
     labels = [f"{run['name']} · {run['variant']} #{run['repeat']}" for run in children]
     expect(validation.locator(".legend .entry")).to_have_text(labels)
