@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import torch
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.dashboard.conftest import exponential, screenshot
@@ -79,6 +80,11 @@ def test_the_range_tests_form_starts_training_with_its_bounds_and_the_chart_grow
     source = page.get_by_role("link", name=re.compile("range test"))
     assert source.get_attribute("href") == f"/ui?run={range_test['id']}"
     screenshot(page, "training")
+    with page.expect_download() as saving:
+        page.get_by_role("button", name="Download weights (model.pt)").click()
+    weights = saving.value
+    assert weights.suggested_filename == f"{run_id}-model.pt"
+    assert torch.load(weights.path(), weights_only=True).keys()  # the trained state dict, read with the key
 
 
 def sample_while_streaming(page: Page, chart: Locator) -> list[int]:
