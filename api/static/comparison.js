@@ -24,7 +24,10 @@ export async function showComparison(view, comparisonId) {
     head.replaceChildren(h("h1", {}, `Comparison ${comparison.name || comparison.id.slice(0, 12)} `,
       badge(comparison.status)));
     if (comparison.status === "running") head.append(cancelButton(path, refresh));
-    const variants = Object.keys(curves.variants);
+    // In the order the comparison names them: the curves come in the order their runs ended.
+    const named = comparison.request.variants.map((variant) => variant.name);
+    const found = Object.keys(curves.variants);
+    const variants = [...named.filter((name) => found.includes(name)), ...found.filter((name) => !named.includes(name))];
     if (drawn?.key !== variants.join("\n")) {
       charts.replaceChildren();
       drawn = { key: variants.join("\n"), charts: METRICS.map(([metric, name, id]) => [metric, bandChart(charts, name, id, variants)]) };

@@ -10,7 +10,15 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    FloatRect,
+    Locator,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 
 from tests.e2e.conftest import Service, service_env, start_service, wait_for_status, wait_until
 
@@ -136,6 +144,13 @@ def page(browser: Browser, live: Service, queued: dict[str, str]) -> Iterator[Pa
 def console_error(message: ConsoleMessage) -> bool:
     """An error the page logged, but the browser's note of a 404 (the favicon: the dashboard has none)."""
     return message.type == "error" and not message.text.startswith("Failed to load resource")
+
+
+def plot_area(chart: Locator) -> FloatRect:
+    """Where a chart draws its series (the area that takes the mouse), on the page."""
+    box = chart.locator(".u-over").bounding_box()
+    assert box is not None
+    return box
 
 
 def exponential(value: float) -> str:

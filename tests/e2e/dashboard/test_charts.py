@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.dashboard.conftest import plot_area
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -22,8 +24,7 @@ def test_the_loss_chart_zooms_resets_shows_all_and_switches_to_a_linear_axis(
     chart = page.locator("#chart-loss")
     expect(chart).to_have_attribute("data-marks", "3")
     window = json.loads(chart.get_attribute("data-window") or "{}")
-    box = chart.locator(".u-over").bounding_box()
-    assert box is not None
+    box = plot_area(chart)
 
     page.mouse.move(box["x"] + 5, box["y"] + 5)
     page.mouse.down()
@@ -47,8 +48,7 @@ def test_the_smoothing_slider_redraws_the_smoothed_batch_loss(page: Page, compar
     page.goto(f"/ui?run={run['id']}")
     chart = page.locator("#chart-batch-loss")
     expect(chart).to_have_attribute("data-points", str(run["progress"]["step"]))
-    box = chart.locator(".u-over").bounding_box()
-    assert box is not None
+    box = plot_area(chart)
     values = chart.locator(".legend .entry .value")
 
     def hovered() -> list[str]:

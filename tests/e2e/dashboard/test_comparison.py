@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.dashboard.conftest import screenshot
+from tests.e2e.dashboard.conftest import plot_area, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -40,8 +40,7 @@ def test_hovering_a_band_chart_reads_the_mean_and_std_of_each_variant(
     chart = page.locator("#chart-val-accuracy")
     expect(chart).to_have_attribute("data-points", "2")
 
-    box = chart.locator(".u-over").bounding_box()
-    assert box is not None
+    box = plot_area(chart)
     page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
 
     expect(chart.locator(".legend .x-value")).to_have_text("epoch 2")
