@@ -12,10 +12,23 @@ from api.errors import ApiError
 from store.problems import ProblemCode
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-# The only files served, with their types: nothing else under STATIC is reachable.
+SCRIPT = "text/javascript; charset=utf-8"
+STYLE = "text/css; charset=utf-8"
+# The only files served, by name: their path under STATIC and their type; nothing else there is reachable.
 FILES = {
-    "app.js": "text/javascript; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
+    "app.js": ("app.js", SCRIPT),
+    "api.js": ("api.js", SCRIPT),
+    "dom.js": ("dom.js", SCRIPT),
+    "charts.js": ("charts.js", SCRIPT),
+    "runs.js": ("runs.js", SCRIPT),
+    "range.js": ("range.js", SCRIPT),
+    "training.js": ("training.js", SCRIPT),
+    "comparison.js": ("comparison.js", SCRIPT),
+    "overlay.js": ("overlay.js", SCRIPT),
+    "live.js": ("live.js", SCRIPT),
+    "style.css": ("style.css", STYLE),
+    "uPlot.iife.min.js": ("vendor/uPlot.iife.min.js", SCRIPT),  # uPlot (MIT, vendor/uPlot.LICENSE)
+    "uPlot.min.css": ("vendor/uPlot.min.css", STYLE),
 }
 
 # The page runs only its own script and style sheet (no inline code), talks only to this origin, shows the
@@ -43,9 +56,15 @@ def home() -> RedirectResponse:
 def dashboard(
     run: Annotated[str | None, Query(max_length=64, description="Open this run's page")] = None,
     comparison: Annotated[str | None, Query(max_length=64, description="Open this comparison's page")] = None,
+    overlay: Annotated[
+        str | None, Query(max_length=1000, description="Overlay these runs' curves (ids, comma-separated)")
+    ] = None,
+    kind: Annotated[str | None, Query(max_length=20, description="List runs of this kind")] = None,
+    status: Annotated[str | None, Query(max_length=20, description="List runs in this status")] = None,
+    tag: Annotated[str | None, Query(max_length=200, description="List runs carrying this tag")] = None,
 ) -> FileResponse:
     """The dashboard page; it asks for an API key and keeps it in the browser's localStorage."""
-    # The page's script reads `run` and `comparison`; declared here, they are known query parameters.
+    # The page's script reads these; declared here, they are known query parameters (the script checks them).
     return FileResponse(
         STATIC / "index.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
     )
@@ -53,7 +72,8 @@ def dashboard(
 
 @router.get("/ui/{name}")
 def asset(name: str) -> FileResponse:
-    """The dashboard's script and style sheet."""
+    """The dashboard's scripts and style sheets."""
     if name not in FILES:
         raise ApiError(ProblemCode.NOT_FOUND, f"no dashboard file {name!r}")
-    return FileResponse(STATIC / name, media_type=FILES[name], headers=SECURITY_HEADERS)
+    path, media_type = FILES[name]
+    return FileResponse(STATIC / path, media_type=media_type, headers=SECURITY_HEADERS)

@@ -7,6 +7,8 @@ import re
 import httpx
 import pytest
 
+from api.routes.ui import FILES, STATIC
+
 pytestmark = pytest.mark.anyio
 
 
@@ -22,12 +24,34 @@ async def test_the_dashboard_and_its_script_are_served_without_a_key(client: htt
 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert '<script src="/ui/app.js">' in page.text
+    assert '<script type="module" src="/ui/app.js">' in page.text
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
 
 
-@pytest.mark.parametrize("name", ["index.htm", "..%2Fapp.py", "missing.js"])
+async def test_every_script_and_style_the_dashboard_loads_is_served(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/ui")).text
+    loaded = set(re.findall(r'(?:src|href)="/ui/([^"]+)"', page))
+    unread = {name for name in loaded if name.endswith(".js")}
+    while unread:  # the modules imported, and theirs
+        script = (await client.get(f"/ui/{unread.pop()}")).text
+        imported = set(re.findall(r'from "\./([^"]+)"', script)) - loaded
+        loaded |= imported
+        unread |= imported
+    answers = {name: (await client.get(f"/ui/{name}")).status_code for name in sorted(loaded)}
+
+    assert {"app.js", "uPlot.iife.min.js", "uPlot.min.css", "charts.js", "live.js"} <= loaded
+    assert answers == dict.fromkeys(answers, 200)
+    assert answers.keys() == FILES.keys()  # nothing served that the page does not use
+
+
+def test_the_vendored_chart_library_keeps_its_licence() -> None:
+    licence = (STATIC / "vendor" / "uPlot.LICENSE").read_text()
+    assert "MIT License" in licence
+    assert "Leon Sorokin" in licence
+
+
+@pytest.mark.parametrize("name", ["index.htm", "..%2Fapp.py", "missing.js", "vendor%2FuPlot.LICENSE"])
 async def test_only_the_dashboards_own_files_are_served(client: httpx.AsyncClient, name: str) -> None:
     answer = await client.get(f"/ui/{name}")
     assert answer.status_code == 404
@@ -50,7 +74,9 @@ async def test_the_dashboard_forbids_inline_code_framing_sniffing_and_referrers(
 async def test_the_dashboard_page_has_no_inline_script_or_style(client: httpx.AsyncClient) -> None:
     page = (await client.get("/ui")).text
 
-    assert page.count("<script") == page.count("<script src=")
+    assert page.count("<script") == len(
+        re.findall(r'<script (?:type="module" )?src="/ui/[^"]+"></script>', page)
+    )
     assert "<style" not in page
     assert " style=" not in page
     assert re.search(r"\son[a-z]+=", page) is None  # no inline event handlers (onclick=...)
