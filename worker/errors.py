@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from clr.models import WeightsNotFoundError
 from clr.paths import OutsideDataRootsError
 from clr.plugins import PluginError, PluginNotFoundError
-from clr.sources import DatasetNotFoundError
+from clr.datasets import DatasetNotFoundError
 from store.problems import ProblemCode, failure
 
 
