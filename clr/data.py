@@ -10,6 +10,7 @@ from typing import Protocol
 import torch
 
 from clr.batches import Augment, InMemoryBatches, Normalize
+from clr.costs import holdout_size
 from clr.datasets import (
     DEFAULT_MEMORY_BUDGET,
     PASSED_THROUGH,
@@ -55,7 +56,7 @@ class DataSplits:
 def _split(n: int, spec: DatasetSpec, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded permutation cut into train and held-out indices, the first cut to spec.train_samples."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = min(max(1, round(n * spec.val_fraction)), n - 1)
+    n_val = holdout_size(n, spec.val_fraction)
     return order[n_val:][: spec.train_samples], order[:n_val]
 
 

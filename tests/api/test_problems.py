@@ -51,7 +51,7 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, 
             "/train",
             {"dataset": {"name": "digits", "validation": "test"}},
             ["body", "dataset", "validation"],
-            "validation='test' needs a set with a test split ['cifar10', 'mnist', 'fashion_mnist']",
+            "validation='test' needs a set with a test split, not 'digits'",
         ),
         (
             "/lr-find",
