@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
 import subprocess
+import sys
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from clr.datasets import dataset_plugins
+from clr.plugins import model_plugins
 from store.db import make_engine, make_sessionmaker
 from store.migrate import upgrade
 
@@ -21,6 +28,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CLR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "clr-plugin-tabular"
 
 
 def unavailable(what: str, error: Exception) -> None:
@@ -162,3 +170,43 @@ def data_root(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     root.mkdir()
     return root
+
+
+def _installed_as_in_the_repository(folder: Path) -> bool:
+    """Whether the package in `folder` is installed here with the same entry points and modules."""
+    project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    try:
+        found = metadata.distribution(project["name"])
+    except metadata.PackageNotFoundError:
+        return False
+    declared = {name for group in project["entry-points"].values() for name in group}
+    if {point.name for point in found.entry_points} != declared:
+        return False
+    packages = [init.parent for init in folder.glob("*/__init__.py")]
+    sources = {
+        path.relative_to(folder).as_posix(): path for package in packages for path in package.rglob("*.py")
+    }
+    copies = {file.as_posix(): file for file in found.files or [] if file.suffix == ".py"}
+    return set(sources) <= set(copies) and all(
+        found.locate_file(copies[name]).read_bytes() == path.read_bytes() for name, path in sources.items()
+    )
+
+
+@pytest.fixture(scope="session")
+def tabular_plugin(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example plugin package installed into this environment, as a plugin is into the service's image.
+
+    Installed once (again only when its files changed), so the API and worker processes the tests start see
+    its entry points too; the plugin caches of this process are read again afterwards.
+    """
+    if not _installed_as_in_the_repository(EXAMPLE_PLUGIN):
+        copy = tmp_path_factory.mktemp("plugin") / EXAMPLE_PLUGIN.name  # the build leaves nothing in the tree
+        shutil.copytree(EXAMPLE_PLUGIN, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+        install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+        subprocess.run([*install, str(copy)], check=True, capture_output=True, timeout=600)
+        importlib.invalidate_caches()
+    model_plugins.cache_clear()
+    dataset_plugins.cache_clear()
+    assert "csv_features" in dataset_plugins()
+    assert "tabular_mlp" in model_plugins()
+    return "clr-plugin-tabular"
