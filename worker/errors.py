@@ -38,7 +38,7 @@ def problem_for(error: BaseException) -> dict[str, Any]:
             ProblemCode.DATASET_MISSING,
             "Dataset not found",
             f"{detail}. Place the files under a data root "
-            "(CLR_DATA_ROOTS) or set dataset.download where the worker may download.",
+            "(CLR_DATA_ROOTS) or set dataset.params.download where the worker may download.",
         )
     if isinstance(error, WeightsNotFoundError):
         return failure(
