@@ -188,7 +188,8 @@ def _installed_as_in_the_repository(folder: Path) -> bool:
     }
     copies = {file.as_posix(): file for file in found.files or [] if file.suffix == ".py"}
     return set(sources) <= set(copies) and all(
-        found.locate_file(copies[name]).read_bytes() == path.read_bytes() for name, path in sources.items()
+        Path(str(found.locate_file(copies[name]))).read_bytes() == path.read_bytes()
+        for name, path in sources.items()
     )
 
 

@@ -8,10 +8,10 @@ import torch
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
 
+from clr.datasets import DatasetNotFoundError
 from clr.models import WeightsNotFoundError
 from clr.paths import OutsideDataRootsError
 from clr.plugins import PluginError, PluginNotFoundError
-from clr.datasets import DatasetNotFoundError
 from store.problems import ProblemCode, failure
 
 

@@ -51,7 +51,7 @@ def test_old_dataset_fields_become_params_of_the_sets_that_take_them(
 
     upgrade(url)
     with engine.connect() as connection:
-        stored = dict(connection.execute(select(Run.id, Run.request)).all())
+        stored: dict[str, Any] = dict(connection.execute(select(Run.id, Run.request)).all())
     datasets = {name: stored[run_id]["dataset"] for name, run_id in ids.items()}
     assert datasets["shapes"]["params"] == {"num_samples": 400, "image_size": 16}
     assert datasets["digits"]["params"] == {}
@@ -62,7 +62,7 @@ def test_old_dataset_fields_become_params_of_the_sets_that_take_them(
 
     command.downgrade(alembic_config(url), "0006")
     with engine.connect() as connection:
-        back = dict(connection.execute(select(Run.id, Run.request)).all())
+        back: dict[str, Any] = dict(connection.execute(select(Run.id, Run.request)).all())
     engine.dispose()
     assert back[ids["shapes"]]["dataset"] == requests["shapes"]["dataset"]
     upgrade(url)
