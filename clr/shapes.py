@@ -6,7 +6,7 @@ import torch
 
 from clr.bundled_datasets import SHAPE_CLASSES
 
-CHUNK_PIXELS = 2**22
+CHUNK_PIXELS = 2**20
 """Pixels drawn at once: the masks of a chunk take about ten times its images' size, not the whole set's."""
 
 
