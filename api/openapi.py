@@ -58,7 +58,9 @@ def _choose_plugins(schemas: dict[str, Any], spec: str, prefix: str, plugins: Se
         params = dict(plugin.params)
         schemas.update(params.pop("$defs", {}))
         path = plugin.path if isinstance(plugin, DatasetOut) else None
-        fields = {k: v for k, v in common.items() if not (k == "path" and path == "none")}
+        fields = dict(common)
+        if path == "none":
+            fields["path"] = {"type": "null", "description": f"{plugin.name} takes no path"}
         component = f"{prefix}_{plugin.name}"
         schemas[component] = {
             "title": plugin.name,

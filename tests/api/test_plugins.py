@@ -67,7 +67,7 @@ async def test_the_openapi_document_offers_the_plugins_dataset_with_its_own_para
     assert csv["required"] == ["name", "path"]
     assert set(csv["properties"]["params"]["properties"]) == {"label_column", "delimiter"}
     digits = schemas[mapping["digits"].rsplit("/", 1)[1]]
-    assert "path" not in digits["properties"]
+    assert digits["properties"]["path"]["type"] == "null"
 
 
 @pytest.mark.parametrize(
