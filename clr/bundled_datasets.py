@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from clr.datasets import DatasetFacts, DatasetNotFoundError, DatasetPlugin, DataSource, Loaded, Streamed
+from clr.datasets import (
+    Augmentation,
+    DatasetFacts,
+    DatasetNotFoundError,
+    DatasetPlugin,
+    DataSource,
+    Loaded,
+    Streamed,
+)
 from clr.fields import check_fields, param
 from clr.folder_index import list_folder
 from clr.idx import DISTRIBUTION_DIRS, idx_files, idx_folder, idx_shape
@@ -89,7 +96,9 @@ def idx_places(name: str, source: DataSource) -> list[Path]:
     return places
 
 
-def _idx(name: str) -> Any:
+def _idx_set(name: str, *, augment: Augmentation, summary: str) -> DatasetPlugin[DownloadParams]:
+    """An MNIST-format set: read from its IDX files, its facts from their headers."""
+
     def load(params: DownloadParams, source: DataSource) -> Loaded:
         from clr.sources import load_idx
 
@@ -115,7 +124,10 @@ def _idx(name: str) -> Any:
             IDX_FACTS[name].classes,
         )
 
-    return load, facts
+    return DatasetPlugin(
+        params=DownloadParams, load=load, facts=facts, path="optional", test_split=True, augment=augment,
+        summary=summary,
+    )  # fmt: skip
 
 
 def cifar10_root(source: DataSource) -> Path | None:
@@ -162,8 +174,6 @@ def _image_folder_facts(_: NoParams, source: DataSource) -> DatasetFacts:
     return DatasetFacts(len(listing.files), None, (3, side, side), len(classes), classes, streamed=streamed)
 
 
-_MNIST, _MNIST_FACTS = _idx("mnist")
-_FASHION, _FASHION_FACTS = _idx("fashion_mnist")
 DIGITS = DatasetPlugin(
     params=NoParams, load=_digits, facts=_digits_facts, augment="none",
     summary="scikit-learn's bundled 1,797 8x8 handwritten digits",
@@ -172,13 +182,12 @@ SHAPES = DatasetPlugin(
     params=ShapesParams, load=_shapes, facts=_shapes_facts,
     summary="Ten classes of shapes drawn on random backgrounds, generated from the seed",
 )  # fmt: skip
-MNIST = DatasetPlugin(
-    params=DownloadParams, load=_MNIST, facts=_MNIST_FACTS, path="optional", test_split=True, augment="none",
+MNIST = _idx_set(
+    "mnist", augment="none",
     summary="MNIST digits from their IDX files under a data root (mnist/, or torchvision's MNIST/raw)",
 )  # fmt: skip
-FASHION_MNIST = DatasetPlugin(
-    params=DownloadParams, load=_FASHION, facts=_FASHION_FACTS, path="optional", test_split=True,
-    augment="flip",  # a mirrored garment is the same garment
+FASHION_MNIST = _idx_set(
+    "fashion_mnist", augment="flip",  # a mirrored garment is the same garment
     summary="Fashion-MNIST from its IDX files under a data root, else Debian's dataset-fashion-mnist",
 )  # fmt: skip
 CIFAR10 = DatasetPlugin(

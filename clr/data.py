@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -16,6 +16,7 @@ from clr.datasets import (
     PASSED_THROUGH,
     DatasetNotFoundError,
     DatasetPlugin,
+    DataSource,
     Images,
     Loaded,
     Streamed,
@@ -81,10 +82,10 @@ def _augment_for(spec: DatasetSpec, plugin: DatasetPlugin[object], side: int) ->
     return Augment(padding=max(1, side // 8) if mode == "crop_flip" else 0, hflip=True)
 
 
-def load_data(installed: Installed, params: object, source: object) -> Loaded | Streamed:
+def load_data(installed: Installed, params: Mapping[str, Any], source: DataSource) -> Loaded | Streamed:
     """What the dataset plugin loads; an unexpected error of the plugin becomes PluginError."""
     try:
-        loaded = installed.plugin.load(typed_params(installed, params), source)  # type: ignore[arg-type]
+        loaded = installed.plugin.load(typed_params(installed, params), source)
     except PASSED_ON:
         raise
     except Exception as error:
@@ -179,7 +180,7 @@ def _streamed(
     dev: torch.device,
 ) -> DataSplits:
     """A set too large for memory: DataLoader workers read it batch by batch."""
-    train_idx, val_idx = _split(len(data.items), spec, seed)  # type: ignore[arg-type]
+    train_idx, val_idx = _split(len(data.items), spec, seed)  # type: ignore[arg-type]  # map-style: it has a length
     _check_batch(batch_size, len(train_idx))
     sample = train_idx[:STATS_SAMPLE].tolist()
     stats = torch.stack([data.items[i][0] for i in sample])
