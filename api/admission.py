@@ -46,6 +46,11 @@ def admit(*, settings: Settings, job: JobRequest, at: Location = ("body",), comp
     check_dataset_path(settings=settings, path=job.dataset.path, at=at)
     facts = dataset_facts_for(settings=settings, job=job, at=at)
     if facts is not None:
+        if job.dataset.validation_split == "test" and facts.test_samples is None:
+            raise _invalid(
+                [*at, "dataset", "validation"],
+                f"dataset {job.dataset.name!r} has no test split there; set validation='holdout'",
+            )
         samples = training_samples(job.dataset, facts)
         if job.batch_size > samples:
             raise _invalid(

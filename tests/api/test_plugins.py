@@ -124,3 +124,21 @@ async def test_a_csv_without_the_label_column_is_422_naming_the_column(
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["loc"] == ["body", "dataset"]
     assert "no column 'class'" in answer.json()["errors"][0]["msg"]
+
+
+async def test_a_test_split_the_data_found_lacks_is_422_at_submit(
+    client: httpx.AsyncClient, auth: dict[str, str], data_root: Path
+) -> None:
+    """MNIST files without their t10k part: the default validation on the test split cannot run."""
+    from tests.clr.test_torchvision_sets import write_idx_set
+
+    write_idx_set(data_root / "mnist", count=50, seed=0)
+    for part in ("images-idx3", "labels-idx1"):
+        (data_root / "mnist" / f"t10k-{part}-ubyte").unlink()
+    body = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "mnist"}, "batch_size": 8, "num_iter": 5}
+
+    answer = await client.post("/lr-find", json=body, headers=auth)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "dataset", "validation"]
+    body["dataset"]["validation"] = "holdout"
+    assert (await client.post("/lr-find", json=body, headers=auth)).status_code == 202
