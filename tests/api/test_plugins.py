@@ -135,10 +135,11 @@ async def test_a_test_split_the_data_found_lacks_is_422_at_submit(
     write_idx_set(data_root / "mnist", count=50, seed=0)
     for part in ("images-idx3", "labels-idx1"):
         (data_root / "mnist" / f"t10k-{part}-ubyte").unlink()
-    body = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "mnist"}, "batch_size": 8, "num_iter": 5}
+    dataset: dict[str, Any] = {"name": "mnist"}
+    body = {"model": {"name": "vanilla_cnn"}, "dataset": dataset, "batch_size": 8, "num_iter": 5}
 
     answer = await client.post("/lr-find", json=body, headers=auth)
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["loc"] == ["body", "dataset", "validation"]
-    body["dataset"]["validation"] = "holdout"
+    dataset["validation"] = "holdout"
     assert (await client.post("/lr-find", json=body, headers=auth)).status_code == 202
