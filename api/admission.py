@@ -6,6 +6,7 @@ refuses; the worker reads the stored request through the same job contract (`sto
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -30,13 +31,23 @@ from store.settings import Settings
 
 log = logging.getLogger(__name__)
 Location = tuple[str | int, ...]
+KnownFacts = dict[str, DatasetFacts | None]
+"""Facts already read, by dataset (name, params, path, resize): a set's facts do not depend on the seed."""
 
 
-def admit(*, settings: Settings, job: JobRequest, at: Location = ("body",), complete: bool = True) -> None:
+def admit(
+    *,
+    settings: Settings,
+    job: JobRequest,
+    at: Location = ("body",),
+    complete: bool = True,
+    known: KnownFacts | None = None,
+) -> None:
     """422 unless the job is complete, reads data inside the data roots, fits its data and the limits.
 
     `at` locates the job in the request body (a comparison's child: its variant); `complete=False` admits a
-    comparison's held variant, whose bounds come from its range test later.
+    comparison's held variant, whose bounds come from its range test later. Jobs admitted together (a
+    comparison's) share `known`, so their dataset's files are read once.
     """
     try:
         if complete:
@@ -44,24 +55,35 @@ def admit(*, settings: Settings, job: JobRequest, at: Location = ("body",), comp
     except SpecError as error:
         raise _invalid([*at, *error.field.split(".")], str(error)) from error
     check_dataset_path(settings=settings, path=job.dataset.path, at=at)
-    facts = dataset_facts_for(settings=settings, job=job, at=at)
+    key = json.dumps(
+        [job.dataset.name, job.dataset.params, job.dataset.path, job.dataset.resize], default=str
+    )
+    known = {} if known is None else known
+    if key not in known:
+        known[key] = dataset_facts_for(settings=settings, job=job, at=at)
+    facts = known[key]
     if facts is not None:
-        if job.dataset.validation_split == "test" and facts.test_samples is None:
-            raise _invalid(
-                [*at, "dataset", "validation"],
-                f"dataset {job.dataset.name!r} has no test split there; set validation='holdout'",
-            )
-        samples = training_samples(job.dataset, facts)
-        if job.batch_size > samples:
-            raise _invalid(
-                [*at, "batch_size"],
-                f"batch_size must be at most the {samples} training samples of dataset {job.dataset.name!r}, "
-                f"got {job.batch_size}",
-            )
+        check_fits_data(job=job, facts=facts, at=at)
     check_limits(settings=settings, job=job, at=at, costs=None if facts is None else estimate(job, facts))
     check_callback_url(
         settings=settings, url=None if job.callback_url is None else str(job.callback_url), at=at
     )
+
+
+def check_fits_data(*, job: JobRequest, facts: DatasetFacts, at: Location) -> None:
+    """422 unless the data found has the split the job validates on and a batch of training samples."""
+    if job.dataset.validation_split == "test" and facts.test_samples is None:
+        raise _invalid(
+            [*at, "dataset", "validation"],
+            f"dataset {job.dataset.name!r} has no test split there; set validation='holdout'",
+        )
+    samples = training_samples(job.dataset, facts)
+    if job.batch_size > samples:
+        raise _invalid(
+            [*at, "batch_size"],
+            f"batch_size must be at most the {samples} training samples of dataset {job.dataset.name!r}, "
+            f"got {job.batch_size}",
+        )
 
 
 def _invalid(loc: list[str | int], message: str) -> ApiError:
