@@ -143,3 +143,20 @@ async def test_a_test_split_the_data_found_lacks_is_422_at_submit(
     assert answer.json()["errors"][0]["loc"] == ["body", "dataset", "validation"]
     dataset["validation"] = "holdout"
     assert (await client.post("/lr-find", json=body, headers=auth)).status_code == 202
+
+
+async def test_a_body_in_the_pre_plugin_form_still_runs_and_is_stored_in_the_current_one(
+    client: httpx.AsyncClient, auth: dict[str, str], lr_find_body: dict[str, Any]
+) -> None:
+    """Clients written before datasets took params: shapes' fields move there, unused defaults go."""
+    shapes = {"name": "shapes", "num_samples": 400, "image_size": 16, "download": False}
+    answer = await client.post("/lr-find", json={**lr_find_body, "dataset": shapes}, headers=auth)
+    assert answer.status_code == 202, answer.text
+    dataset = answer.json()["request"]["dataset"]
+    assert dataset["params"] == {"num_samples": 400, "image_size": 16}
+    assert "num_samples" not in dataset
+
+    digits = {"name": "digits", "num_samples": 400}  # not a default: digits never took it
+    answer = await client.post("/lr-find", json={**lr_find_body, "dataset": digits}, headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"] == ["body", "dataset", "num_samples"]
