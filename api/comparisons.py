@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.admission import admit
+from api.admission import KnownFacts, admit
 from api.errors import ApiError, validation_errors
 from api.service import remove_artifacts
 from api.submit import RETRY_AFTER_SECONDS
@@ -133,8 +133,10 @@ def admitted_children(*, settings: Settings, spec: ComparisonCreate) -> list[Pla
         planned = plan_children(spec, with_held=True)
     except ChildNotAJob as invalid:
         raise validation_errors(invalid.error.errors(), prefix=_located(spec, invalid.variant)) from invalid
+    known: KnownFacts = {}
     for child in planned:
-        admit(settings=settings, job=child.job, at=_located(spec, child.variant), complete=not child.held)
+        at = _located(spec, child.variant)
+        admit(settings=settings, job=child.job, at=at, complete=not child.held, known=known)
     return planned
 
 

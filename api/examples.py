@@ -134,8 +134,9 @@ FAILED_TRAINING: dict[str, Any] = {
         "title": "Dataset not found",
         "status": 500,
         "code": "dataset_missing",
-        "detail": "dataset 'cifar10' not found at /data/cifar10 (set download=True to fetch it). Place the "
-        "files under a data root (CLR_DATA_ROOTS) or set dataset.download where the worker may download.",
+        "detail": "dataset 'cifar10' not found at /data/cifar10 (set params.download=true to fetch it). "
+        "Place the files under a data root (CLR_DATA_ROOTS) or set dataset.params.download where the "
+        "worker may download.",
     },
 }
 RUNS = {

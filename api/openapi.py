@@ -1,7 +1,8 @@
-"""The OpenAPI document: operation ids, errors as problem+json, `model` as one of the installed plugins."""
+"""The OpenAPI document: operation ids, errors as problem+json, `model` and `dataset` by the plugins."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -9,7 +10,9 @@ from fastapi.routing import APIRoute
 
 from api import examples
 from api.errors import PROBLEM_JSON
-from store.catalog import REF_TEMPLATE, models
+from store.catalog import REF_TEMPLATE, DatasetOut, ModelOut, datasets, models
+
+Plugin = ModelOut | DatasetOut
 
 
 def operation_id(route: APIRoute) -> str:
@@ -19,7 +22,7 @@ def operation_id(route: APIRoute) -> str:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Generate the document once, then declare errors as problem+json and `model` by the plugins here."""
+    """Generate the document once, then declare errors as problem+json, model and dataset by the plugins."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -28,7 +31,9 @@ def install_openapi(app: FastAPI) -> None:
             _errors_as_problems(document["paths"])
             for (path, method, status), example in examples.ANSWERS.items():
                 document["paths"][path][method]["responses"][status]["content"]["application/json"] |= example
-            _choose_models(document["components"]["schemas"])
+            schemas = document["components"]["schemas"]
+            _choose_plugins(schemas, "ModelSpec", "Model", models())
+            _choose_plugins(schemas, "DatasetSpec", "Dataset", datasets(None))
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -44,28 +49,34 @@ def _errors_as_problems(paths: dict[str, Any]) -> None:
                     content[PROBLEM_JSON] = content.pop("application/json")
 
 
-def _choose_models(schemas: dict[str, Any]) -> None:
-    """ModelSpec becomes oneOf the installed models, each with its own `params` schema."""
+def _choose_plugins(schemas: dict[str, Any], spec: str, prefix: str, plugins: Sequence[Plugin]) -> None:
+    """The spec's schema becomes oneOf the installed plugins, each with its own `params` schema."""
     mapping: dict[str, str] = {}
-    name_doc = schemas["ModelSpec"]["properties"]["name"].get("description", "The model")
-    for model in models():
-        params = dict(model.params)
+    common = {k: v for k, v in schemas[spec]["properties"].items() if k not in ("name", "params")}
+    name_doc = schemas[spec]["properties"]["name"].get("description", spec)
+    for plugin in plugins:
+        params = dict(plugin.params)
         schemas.update(params.pop("$defs", {}))
-        component = f"Model_{model.name}"
+        path = plugin.path if isinstance(plugin, DatasetOut) else None
+        fields = dict(common)
+        if path == "none":
+            fields["path"] = {"type": "null", "description": f"{plugin.name} takes no path"}
+        component = f"{prefix}_{plugin.name}"
         schemas[component] = {
-            "title": model.name,
-            "description": model.summary,
+            "title": plugin.name,
+            "description": plugin.summary,
             "type": "object",
             "properties": {
-                "name": {"type": "string", "const": model.name, "description": name_doc},
+                "name": {"type": "string", "const": plugin.name, "description": name_doc},
                 "params": params,
+                **fields,
             },
-            "required": ["name"],
+            "required": ["name", "path"] if path == "required" else ["name"],
             "additionalProperties": False,
         }
-        mapping[model.name] = REF_TEMPLATE.format(model=component)
-    schemas["ModelSpec"] = {
-        "description": schemas["ModelSpec"].get("description", ""),
+        mapping[plugin.name] = REF_TEMPLATE.format(model=component)
+    schemas[spec] = {
+        "description": schemas[spec].get("description", ""),
         "oneOf": [{"$ref": ref} for ref in mapping.values()],
         "discriminator": {"propertyName": "name", "mapping": mapping},
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from api.admission import admit
 from api.errors import ApiError
@@ -48,7 +49,8 @@ async def submit(
         source_id = body.schedule.from_lr_find
         source = await hot.run(run_id=source_id, owner=owner) if is_id(source_id) else None
         job = with_bounds_from(source=source, job=body)
-    admit(settings=settings, job=job)
+    # admission reads the dataset's files (IDX headers, a folder listing, a CSV): off the event loop
+    await run_in_threadpool(admit, settings=settings, job=job)
     run = runs.new_run(
         owner=owner,
         kind=kind,

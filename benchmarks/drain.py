@@ -32,7 +32,10 @@ from benchmarks.common import (
 
 MODELS: dict[str, dict[str, Any]] = {
     "vanilla_cnn": {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}},
-    "resnet18": {"model": {"name": "resnet18"}, "dataset": {"name": "shapes", "num_samples": 400}},
+    "resnet18": {
+        "model": {"name": "resnet18"},
+        "dataset": {"name": "shapes", "params": {"num_samples": 400}},
+    },
 }
 
 

@@ -30,7 +30,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark counts GPU synchronizations")
     device = torch.device("cuda")
-    spec = clr.DatasetSpec("shapes", num_samples=args.samples, image_size=32, augment=False)
+    spec = clr.DatasetSpec("shapes", {"num_samples": args.samples, "image_size": 32}, augment=False)
     data = clr.load_dataset(spec, batch_size=BATCH, seed=0, device=device)
     model = clr.build_model(
         clr.ModelSpec("vanilla_cnn", {"width": 16}),

@@ -151,7 +151,9 @@ def main() -> None:
     device = clr.resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(2)
-    spec = clr.DatasetSpec("shapes", num_samples=args.samples, image_size=32, augment=False, val_fraction=0.1)
+    spec = clr.DatasetSpec(
+        "shapes", {"num_samples": args.samples, "image_size": 32}, augment=False, val_fraction=0.1
+    )
     data = clr.load_dataset(spec, batch_size=BATCH, seed=0, device=device)
     torch.manual_seed(0)
     initial = clr.build_model(

@@ -35,9 +35,11 @@ from client import ClrClient, Run
 Wait = Annotated[
     bool, typer.Option("--wait", help="Wait until the run ends; exit status by how it ended (see README)")
 ]
-Model = Annotated[str, typer.Option(metavar="NAME", help="vanilla_cnn, resnet18 or resnet34")]
+Model = Annotated[
+    str, typer.Option(metavar="NAME", help="A model plugin: vanilla_cnn, resnet18, ... (GET /models)")
+]
 Dataset = Annotated[
-    str, typer.Option(metavar="NAME", help="digits, shapes, cifar10, mnist, fashion_mnist, imagefolder")
+    str, typer.Option(metavar="NAME", help="A dataset plugin: digits, shapes, mnist, ... (GET /datasets)")
 ]
 Optimizer = Annotated[
     str, typer.Option(metavar="NAME", help="sgd, sgd_momentum, adagrad, rmsprop, adam or adamw")

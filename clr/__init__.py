@@ -19,6 +19,15 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.checkpoint import save_checkpoint as save_checkpoint
     from clr.data import DataSplits as DataSplits
     from clr.data import load_dataset as load_dataset
+    from clr.datasets import DatasetFacts as DatasetFacts
+    from clr.datasets import DatasetNotFoundError as DatasetNotFoundError
+    from clr.datasets import DatasetPlugin as DatasetPlugin
+    from clr.datasets import DataSource as DataSource
+    from clr.datasets import Images as Images
+    from clr.datasets import InvalidDataError as InvalidDataError
+    from clr.datasets import Loaded as Loaded
+    from clr.datasets import Streamed as Streamed
+    from clr.datasets import dataset_plugins as dataset_plugins
     from clr.device import resolve_device as resolve_device
     from clr.device import seed_everything as seed_everything
     from clr.fields import SpecError as SpecError
@@ -49,7 +58,6 @@ if TYPE_CHECKING:  # what __getattr__ loads, re-exported for type checkers
     from clr.schedules import lr_at as lr_at
     from clr.schedules import momentum_at as momentum_at
     from clr.shapes import generate_shapes as generate_shapes
-    from clr.sources import DatasetNotFoundError as DatasetNotFoundError
     from clr.specs import CYCLIC_POLICIES as CYCLIC_POLICIES
     from clr.specs import DatasetSpec as DatasetSpec
     from clr.specs import JobSpec as JobSpec
@@ -76,6 +84,17 @@ _MODULES = {
         "save_checkpoint",
     ),
     "clr.data": ("DataSplits", "load_dataset"),
+    "clr.datasets": (
+        "DataSource",
+        "DatasetFacts",
+        "DatasetNotFoundError",
+        "DatasetPlugin",
+        "Images",
+        "InvalidDataError",
+        "Loaded",
+        "Streamed",
+        "dataset_plugins",
+    ),
     "clr.device": ("resolve_device", "seed_everything"),
     "clr.fields": ("SpecError", "param"),
     "clr.jobs": ("find_lr", "fit"),
@@ -95,7 +114,6 @@ _MODULES = {
     ),
     "clr.schedules": ("CyclicScheduler", "lr_at", "momentum_at"),
     "clr.shapes": ("generate_shapes",),
-    "clr.sources": ("DatasetNotFoundError",),
     "clr.specs": (
         "CYCLIC_POLICIES",
         "DatasetSpec",

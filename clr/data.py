@@ -1,41 +1,38 @@
-"""Datasets: bundled, generated, MNIST-format, CIFAR-10 and image folders, split, normalized and batched."""
+"""Datasets loaded through their plugins, then split, normalized and batched the same way for every set."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-import numpy as np
 import torch
 
 from clr.batches import Augment, InMemoryBatches, Normalize
-from clr.device import resolve_device
-from clr.folders import (
-    FolderIndex,
-    StreamedBatches,
-    decode_image,
-    decode_threads,
-    decoded_images,
-    scan_folder,
+from clr.costs import holdout_size
+from clr.datasets import (
+    DEFAULT_MEMORY_BUDGET,
+    PASSED_THROUGH,
+    DatasetNotFoundError,
+    DatasetPlugin,
+    DataSource,
+    Images,
+    Loaded,
+    Streamed,
+    dataset_plugin,
+    source_for,
 )
+from clr.device import resolve_device
+from clr.folders import StreamedBatches, decode_threads
+from clr.plugins import Installed, PluginError, typed_params
 from clr.records import DataInfo
-from clr.sources import DatasetNotFoundError, Images, candidates, load_sets
 from clr.specs import DatasetSpec
 
-AUGMENTATIONS: dict[str, Augment | None] = {
-    "digits": None,  # a shifted 8x8 digit loses strokes, a mirrored one changes class
-    "mnist": None,
-    "fashion_mnist": Augment(padding=0, hflip=True),  # a mirrored garment is the same garment
-}
-"""Training augmentation by set; any other set: a random crop after padding 1/8 of its side, and h-flips."""
-DEFAULT_MEMORY_BUDGET = 4 * 2**30
-"""Bytes an image folder may take decoded (uint8) to be cached and held in memory instead of streamed."""
-FOLDER_SIDE = 224
-"""Side images of a folder are resized to when the spec gives no resize."""
+PASSED_ON: tuple[type[BaseException], ...] = (*PASSED_THROUGH, torch.cuda.OutOfMemoryError)
+"""What a plugin's load may raise that fails the run with its own problem, not as an error of the plugin."""
 STATS_SAMPLE = 500
-"""Training images a streamed folder's normalization statistics are taken from."""
+"""Training images a streamed set's normalization statistics are taken from."""
 
 
 class Batches(Protocol):
@@ -60,7 +57,7 @@ class DataSplits:
 def _split(n: int, spec: DatasetSpec, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded permutation cut into train and held-out indices, the first cut to spec.train_samples."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = min(max(1, round(n * spec.val_fraction)), n - 1)
+    n_val = holdout_size(n, spec.val_fraction)
     return order[n_val:][: spec.train_samples], order[:n_val]
 
 
@@ -78,10 +75,26 @@ def channel_stats(x: torch.Tensor, indices: torch.Tensor) -> Normalize:
     return Normalize(mean.float().view(1, -1, 1, 1), std.float().view(1, -1, 1, 1))
 
 
-def _augment_for(spec: DatasetSpec, side: int) -> Augment | None:
-    if not spec.augment:
+def _augment_for(spec: DatasetSpec, plugin: DatasetPlugin[object], side: int) -> Augment | None:
+    mode = plugin.augment if spec.augment is True else "none" if spec.augment is False else spec.augment
+    if mode == "none":
         return None
-    return AUGMENTATIONS.get(spec.name, Augment(padding=max(1, side // 8), hflip=True))
+    return Augment(padding=max(1, side // 8) if mode == "crop_flip" else 0, hflip=True)
+
+
+def load_data(installed: Installed, params: Mapping[str, Any], source: DataSource) -> Loaded | Streamed:
+    """What the dataset plugin loads; an unexpected error of the plugin becomes PluginError."""
+    try:
+        loaded = installed.plugin.load(typed_params(installed, params), source)
+    except PASSED_ON:
+        raise
+    except Exception as error:
+        raise PluginError(installed, error) from error
+    if not isinstance(loaded, Loaded | Streamed):
+        raise PluginError(
+            installed, TypeError(f"load returned {type(loaded).__name__}, not Loaded or Streamed")
+        )
+    return loaded
 
 
 def load_dataset(
@@ -94,7 +107,7 @@ def load_dataset(
     cache_dir: Path | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> DataSplits:
-    """Load, split (seeded), normalize with training statistics and batch the data spec names.
+    """Load (through the set's plugin), split (seeded), normalize with training statistics and batch the data.
 
     Image folders are decoded into cache_dir (kept across runs) when their decoded size fits memory_budget,
     and streamed from disk otherwise.
@@ -102,37 +115,30 @@ def load_dataset(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     dev = resolve_device(device)
-    if spec.name == "imagefolder":
-        return _folder(spec, data_roots, batch_size, seed, dev, cache_dir, memory_budget)
-    train, test = load_sets(spec, data_roots, seed)
-    return _in_memory(spec, train, test, batch_size, seed, dev)
+    installed = dataset_plugin(spec.name)
+    source = source_for(
+        spec.name, spec.path, data_roots, resize=spec.resize, seed=seed, cache_dir=cache_dir,
+        memory_budget=memory_budget,
+    )  # fmt: skip
+    loaded = load_data(installed, spec.params, source)
+    if isinstance(loaded, Streamed):
+        return _streamed(spec, installed.plugin, loaded, batch_size, seed, dev)
+    return _in_memory(spec, installed.plugin, loaded.train, loaded.test, batch_size, seed, dev)
 
 
-def _folder(
-    spec: DatasetSpec,
-    data_roots: Sequence[Path],
-    batch_size: int,
-    seed: int,
-    dev: torch.device,
-    cache_dir: Path | None,
-    memory_budget: int,
-) -> DataSplits:
-    root = next(iter(candidates("imagefolder", spec.path, data_roots)), None)
-    if root is None or not root.is_dir():
-        raise DatasetNotFoundError(f"image folder not found at {root or 'a data root (none is set)'}")
-    index = scan_folder(root)
-    if len(index.classes) < 2:
-        raise DatasetNotFoundError(f"image folder {root} needs images of two classes, has {index.classes}")
-    side = spec.resize or FOLDER_SIDE
-    if index.decoded_bytes(side) > memory_budget:
-        return _streamed(spec, index, side, batch_size, seed, dev)
-    images = decoded_images(index, side, cache_dir)
-    train = Images(torch.from_numpy(images), torch.from_numpy(index.labels))
-    return _in_memory(spec, train, None, batch_size, seed, dev)
+def _check_batch(batch_size: int, train_samples: int) -> None:
+    if batch_size > train_samples:
+        raise ValueError(f"batch_size must be at most the {train_samples} training samples, got {batch_size}")
 
 
 def _in_memory(
-    spec: DatasetSpec, train: Images, test: Images | None, batch_size: int, seed: int, dev: torch.device
+    spec: DatasetSpec,
+    plugin: DatasetPlugin[object],
+    train: Images,
+    test: Images | None,
+    batch_size: int,
+    seed: int,
+    dev: torch.device,
 ) -> DataSplits:
     validation = spec.validation_split
     if validation == "test":
@@ -146,12 +152,13 @@ def _in_memory(
     else:
         train_idx, val_idx = _split(len(train.x), spec, seed)
         val = train
+    _check_batch(batch_size, len(train_idx))
     normalize = channel_stats(train.x, train_idx).to(dev)
     x, y = train.x.to(dev), train.y.to(dev)
     side = spec.resize or x.shape[-1]
     train_batches = InMemoryBatches(
         x, y, batch_size, shuffle=True, seed=seed, indices=train_idx, normalize=normalize,
-        augment=_augment_for(spec, x.shape[-1]), resize=spec.resize, drop_last=True,
+        augment=_augment_for(spec, plugin, x.shape[-1]), resize=spec.resize, drop_last=True,
     )  # fmt: skip
     val_batches = InMemoryBatches(
         val.x.to(dev) if val is not train else x, val.y.to(dev) if val is not train else y, batch_size,
@@ -165,28 +172,34 @@ def _in_memory(
 
 
 def _streamed(
-    spec: DatasetSpec, index: FolderIndex, side: int, batch_size: int, seed: int, dev: torch.device
+    spec: DatasetSpec,
+    plugin: DatasetPlugin[object],
+    data: Streamed,
+    batch_size: int,
+    seed: int,
+    dev: torch.device,
 ) -> DataSplits:
-    """A folder too large for memory: DataLoader workers decode it batch by batch."""
-    train_idx, val_idx = _split(len(index.files), spec, seed)
+    """A set too large for memory: DataLoader workers read it batch by batch."""
+    train_idx, val_idx = _split(len(data.items), spec, seed)  # type: ignore[arg-type]  # map-style: it has a length
+    _check_batch(batch_size, len(train_idx))
     sample = train_idx[:STATS_SAMPLE].tolist()
-    stats = torch.from_numpy(np.stack([decode_image(index.files[i], side) for i in sample]))
+    stats = torch.stack([data.items[i][0] for i in sample])
     normalize = channel_stats(stats, torch.arange(len(sample))).to(dev)
+    side = stats.shape[-1]
     workers = min(4, max(1, decode_threads() - 1))
     train, val = (
         StreamedBatches(
-            index,
+            data.items,
             indices,
-            size=side,
             batch_size=batch_size,
             shuffle=shuffle,
             seed=seed,
             device=dev,
             normalize=normalize,
-            augment=_augment_for(spec, side) if shuffle else None,
+            augment=_augment_for(spec, plugin, side) if shuffle else None,
             workers=workers,
         )
         for indices, shuffle in ((train_idx, True), (val_idx, False))
     )
     info = DataInfo("holdout", len(train_idx), len(val_idx))
-    return DataSplits(train, val, len(index.classes), (3, side, side), len(train), info)
+    return DataSplits(train, val, data.num_classes, (stats.shape[1], side, side), len(train), info)

@@ -87,16 +87,20 @@ def _check_text(name: str, value: str, metadata: typing.Mapping[str, Any]) -> No
 
 
 def _check_type(name: str, value: Any, hint: Any) -> None:
-    """Raise SpecError if a bool, int, float or str field (or an Optional one) holds another type."""
+    """Raise SpecError unless value is one of the hint's Literal choices or of its simple type."""
+    choices = _choices(hint) or ()
+    if any(value == choice and type(value) is type(choice) for choice in choices):
+        return
     options = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
     simple = [arg for arg in options if arg in (bool, int, float, str)]
+    if choices and not simple:
+        raise SpecError(name, f"{name} must be one of {list(choices)}, got {value!r}")
     if not simple:
         return
     allowed = tuple(simple) + ((int,) if float in simple else ())
     if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in simple):
-        raise SpecError(
-            name, f"{name} must be of type {' or '.join(t.__name__ for t in simple)}, got {value!r}"
-        )
+        kinds = " or ".join([t.__name__ for t in simple] + [repr(choice) for choice in choices])
+        raise SpecError(name, f"{name} must be of type {kinds}, got {value!r}")
 
 
 def check_unused(spec: Any, owner: type, used: Collection[str], *, by: str, key: str) -> None:
@@ -122,9 +126,6 @@ def check_fields(spec: Any) -> None:
         if value is None:
             continue
         _check_type(field.name, value, hint)
-        choices = _choices(hint)
-        if choices is not None and value not in choices:
-            raise SpecError(field.name, f"{field.name} must be one of {list(choices)}, got {value!r}")
         if any(key in metadata for key in BOUNDS):
             _check_number(field.name, value, metadata, hint)
         if isinstance(value, str):

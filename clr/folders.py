@@ -9,12 +9,10 @@ processes decode it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,38 +22,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, SubsetRandomSampler
 
 from clr.batches import Augment, Normalize, prepare_batch
+from clr.datasets import InvalidDataError
+from clr.folder_index import FolderIndex, FolderListing
 
 CACHE_FORMAT = 1
 """Part of every cache file's name: bump it when decoding changes, so older files are not reused."""
-
-
-@dataclass(frozen=True)
-class FolderIndex:
-    """The images of a folder, their labels, the class names, and a digest of all of it."""
-
-    files: tuple[str, ...]
-    labels: np.ndarray
-    classes: tuple[str, ...]
-    digest: str
-
-    def decoded_bytes(self, size: int) -> int:
-        """Bytes of every image decoded to (3, size, size) uint8."""
-        return len(self.files) * 3 * size * size
-
-
-def scan_folder(root: Path) -> FolderIndex:
-    """The folder's images in torchvision's ImageFolder order, digested by path, label, size and mtime."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-
-    classes, class_to_idx = find_classes(str(root))
-    samples = make_dataset(str(root), class_to_idx, extensions=IMG_EXTENSIONS)
-    digest = hashlib.blake2b(digest_size=16)
-    for path, label in samples:
-        stat = os.stat(path)
-        entry = f"{os.path.relpath(path, root)}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
-        digest.update(entry.encode("utf-8", "surrogateescape"))
-    labels = np.fromiter((label for _, label in samples), dtype=np.int64, count=len(samples))
-    return FolderIndex(tuple(path for path, _ in samples), labels, tuple(classes), digest.hexdigest())
 
 
 def decode_image(path: str, size: int) -> np.ndarray:
@@ -65,7 +36,7 @@ def decode_image(path: str, size: int) -> np.ndarray:
             image.draft("RGB", (size, size))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when still >= size
             rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     except (OSError, ValueError) as error:
-        raise ValueError(f"image folder: cannot decode {path}: {error}") from error
+        raise InvalidDataError(f"image folder: cannot decode {path}: {error}") from error
     return np.asarray(rgb).transpose(2, 0, 1)
 
 
@@ -107,10 +78,10 @@ def decoded_images(index: FolderIndex, size: int, cache_dir: Path | None) -> np.
     return images
 
 
-class _FolderImages(Dataset[tuple[torch.Tensor, int]]):
+class FolderImages(Dataset[tuple[torch.Tensor, int]]):
     """Images decoded one by one, for DataLoader workers."""
 
-    def __init__(self, index: FolderIndex, size: int) -> None:
+    def __init__(self, index: FolderListing, size: int) -> None:
         self.index, self.size = index, size
 
     def __len__(self) -> int:
@@ -138,14 +109,13 @@ def _children_allowed() -> Iterator[None]:
 
 
 class StreamedBatches:
-    """Batches of a folder decoded by DataLoader worker processes, normalized and augmented on the device."""
+    """Batches of a set's items read by DataLoader workers, normalized and augmented on the device."""
 
     def __init__(
         self,
-        index: FolderIndex,
+        items: Dataset[tuple[torch.Tensor, int]],
         indices: torch.Tensor,
         *,
-        size: int,
         batch_size: int,
         shuffle: bool,
         seed: int,
@@ -157,11 +127,10 @@ class StreamedBatches:
         self.sampler_generator = torch.Generator().manual_seed(seed)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
-        dataset = _FolderImages(index, size)
         chosen = indices.tolist()
         sampler = SubsetRandomSampler(chosen, self.sampler_generator) if shuffle else chosen
         self.loader: DataLoader[Any] = DataLoader(
-            dataset,
+            items,
             batch_size=batch_size,
             sampler=sampler,
             drop_last=shuffle and len(chosen) > batch_size,

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from clr.checkpoint import load_checkpoint, load_range_checkpoint
-from clr.data import DEFAULT_MEMORY_BUDGET, DataSplits, load_dataset
+from clr.data import DataSplits, load_dataset
+from clr.datasets import DEFAULT_MEMORY_BUDGET
 from clr.device import resolve_device, seed_everything
 from clr.lr_range_test import range_test as run_range_test
 from clr.models import build_model

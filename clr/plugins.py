@@ -1,10 +1,11 @@
-"""Models found through Python entry points: the bundled ones and those of any installed package.
+"""Models and datasets found through Python entry points: the bundled ones and those of any installed package.
 
 A package declares `[project.entry-points."clr_service.models"] my_net = "my_pkg.plugin:MY_NET"`, where
 `MY_NET = clr.ModelPlugin(params=MyNetParams, build=build_my_net, summary="...")`: a dataclass (or pydantic
-model) of typed parameters with defaults, and `build(params, model_input) -> torch.nn.Module`. Keep the module
-an entry point names light (import torch inside `build`): the API reads plugins to validate requests and
-does not load torch.
+model) of typed parameters with defaults, and `build(params, model_input) -> torch.nn.Module`. Datasets do the
+same under `clr_service.datasets` with a `clr.DatasetPlugin` (see `clr.datasets`). Keep the module an entry
+point names light (import torch inside `build` or `load`): the API reads plugins to validate requests and does
+not load torch.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from clr.fields import SpecError, check_fields
 
 MODEL_GROUP = "clr_service.models"
+DATASET_GROUP = "clr_service.datasets"
+Kind = Literal["model", "dataset"]
 P = TypeVar("P")
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,12 @@ class ModelPlugin(Generic[P]):
 
 @dataclass(frozen=True)
 class Installed:
-    """A plugin found under an entry point, with where it came from."""
+    """A plugin found under an entry point, with its kind and where it came from."""
 
     name: str
     source: str
-    plugin: ModelPlugin[Any]
+    plugin: Any  # a ModelPlugin for kind "model", a clr.datasets.DatasetPlugin for kind "dataset"
+    kind: Kind = "model"
 
 
 class PluginNotFoundError(SpecError):
@@ -57,40 +61,57 @@ class PluginNotFoundError(SpecError):
 
 
 class PluginError(RuntimeError):
-    """A plugin raised while building; the message names it, the cause keeps the original error."""
+    """A plugin raised; the message names it, the cause keeps the original error (and its traceback)."""
 
     def __init__(self, installed: Installed, error: BaseException) -> None:
         super().__init__(
-            f"model plugin {installed.name!r} ({installed.source}) raised {type(error).__name__}: {error}"
+            f"{installed.kind} plugin {installed.name!r} ({installed.source}) raised "
+            f"{type(error).__name__}: {error}"
         )
         self.plugin = installed.name
 
 
-@cache
-def model_plugins() -> Mapping[str, Installed]:
-    """Every model plugin installed, by name; one that fails to load is logged and left out."""
+def installed_plugins(group: str, kind: Kind, plugin_type: type) -> dict[str, Installed]:
+    """Every `plugin_type` under the entry-point group, by name; one that fails to load is left out."""
     found: dict[str, Installed] = {}
-    for point in sorted(entry_points(group=MODEL_GROUP), key=lambda p: p.name):
+    for point in sorted(entry_points(group=group), key=lambda p: p.name):
         try:
             plugin = point.load()
         except Exception:
-            log.exception("model plugin %r (%s) could not be loaded; it is left out", point.name, point.value)
+            log.exception(
+                "%s plugin %r (%s) could not be loaded; it is left out", kind, point.name, point.value
+            )
             continue
-        if not isinstance(plugin, ModelPlugin):
-            log.error("entry point %r (%s) is not a clr.ModelPlugin; it is left out", point.name, point.value)
+        if not isinstance(plugin, plugin_type):
+            log.error(
+                "entry point %r (%s) is not a clr.%s; it is left out",
+                point.name,
+                point.value,
+                plugin_type.__name__,
+            )
             continue
-        found[point.name] = Installed(point.name, point.value, plugin)
+        found[point.name] = Installed(point.name, point.value, plugin, kind)
     return found
 
 
-def model_plugin(name: str) -> Installed:
-    """The installed model plugin called `name`, or PluginNotFoundError listing those there are."""
-    installed = model_plugins()
+@cache
+def model_plugins() -> Mapping[str, Installed]:
+    """Every model plugin installed, by name."""
+    return installed_plugins(MODEL_GROUP, "model", ModelPlugin)
+
+
+def find_plugin(installed: Mapping[str, Installed], name: str, kind: Kind) -> Installed:
+    """The installed plugin called `name`, or PluginNotFoundError listing those there are."""
     if name not in installed:
         raise PluginNotFoundError(
-            "name", f"name must be an installed model, one of {list(installed)}, got {name!r}"
+            "name", f"name must be an installed {kind}, one of {list(installed)}, got {name!r}"
         )
     return installed[name]
+
+
+def model_plugin(name: str) -> Installed:
+    """The installed model plugin called `name`."""
+    return find_plugin(model_plugins(), name, "model")
 
 
 def parse_params(installed: Installed, given: Mapping[str, Any], *, where: str) -> dict[str, Any]:
@@ -105,7 +126,7 @@ def parse_params(installed: Installed, given: Mapping[str, Any], *, where: str) 
     except SpecError as error:
         raise SpecError(f"{where}.{error.field}", f"{where}.{error}") from error
     except (TypeError, ValueError) as error:
-        raise SpecError(where, f"{where} of model {installed.name!r}: {error}") from error
+        raise SpecError(where, f"{where} of {installed.kind} {installed.name!r}: {error}") from error
     return to_dict(value)
 
 

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import torch
 
-SHAPE_CLASSES = (
-    "circle",
-    "square",
-    "diamond",
-    "ring",
-    "plus",
-    "cross",
-    "triangle_up",
-    "triangle_down",
-    "horizontal_bar",
-    "vertical_bar",
-)
+from clr.bundled_datasets import SHAPE_CLASSES
+
+CHUNK_PIXELS = 2**20
+"""Pixels drawn at once: the masks of a chunk take about ten times its images' size, not the whole set's."""
 
 
 def _masks(label: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -40,19 +32,29 @@ def _masks(label: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, r: torch.Ten
 
 
 def generate_shapes(num_samples: int, image_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, 3, S, S) in [0, 1] and balanced labels (N,), deterministic for a seed."""
+    """Images (N, 3, S, S) in [0, 1] and balanced labels (N,), deterministic for a seed.
+
+    Every sample's shape, place and colours are drawn first; the images are then drawn in chunks of at most
+    CHUNK_PIXELS pixels, so the memory beyond the images themselves stays bounded however large the set.
+    """
     g = torch.Generator().manual_seed(seed)
     n, s = num_samples, image_size
     label = torch.randperm(n, generator=g) % len(SHAPE_CLASSES)
     r = s * (0.18 + 0.17 * torch.rand(n, generator=g))
     cx = r + 1 + (s - 2 * r - 2) * torch.rand(n, generator=g)
     cy = r + 1 + (s - 2 * r - 2) * torch.rand(n, generator=g)
-    grid = torch.arange(s, dtype=torch.float32) + 0.5
-    dx = grid[None, None, :] - cx[:, None, None]
-    dy = grid[None, :, None] - cy[:, None, None]
-    mask = _masks(label, dx, dy, r[:, None, None]).unsqueeze(1).float()
     background = 0.45 * torch.rand(n, 3, 1, 1, generator=g)
     foreground = 0.55 + 0.45 * torch.rand(n, 3, 1, 1, generator=g)
-    noise = 0.15 * torch.rand(n, 1, 1, 1, generator=g) * torch.randn(n, 3, s, s, generator=g)
-    images = (background + (foreground - background) * mask + noise).clamp(0.0, 1.0)
+    noise_scale = 0.15 * torch.rand(n, 1, 1, 1, generator=g)
+    grid = torch.arange(s, dtype=torch.float32) + 0.5
+    images = torch.empty(n, 3, s, s)
+    step = max(1, CHUNK_PIXELS // (s * s))
+    for start in range(0, n, step):
+        part = slice(start, min(n, start + step))
+        dx = grid[None, None, :] - cx[part, None, None]
+        dy = grid[None, :, None] - cy[part, None, None]
+        mask = _masks(label[part], dx, dy, r[part, None, None]).unsqueeze(1).float()
+        noise = noise_scale[part] * torch.randn(len(mask), 3, s, s, generator=g)
+        drawn = background[part] + (foreground[part] - background[part]) * mask + noise
+        images[part] = drawn.clamp_(0.0, 1.0)
     return images, label

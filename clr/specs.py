@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from clr.datasets import Augmentation, dataset_plugin
 from clr.fields import SpecError, check_fields, check_unused, param
 from clr.plugins import model_plugin, parse_params
 
 Trainable = Literal["all", "last_block", "head"]
-DatasetName = Literal["digits", "shapes", "cifar10", "mnist", "fashion_mnist", "imagefolder"]
 OptimizerName = Literal["sgd", "sgd_momentum", "adagrad", "rmsprop", "adam", "adamw"]
 Policy = Literal["triangular", "triangular2", "exp_range", "one_cycle", "cosine_restarts", "constant"]
 BoundDecay = Literal["none", "linear", "exponential"]
@@ -46,9 +46,6 @@ POLICY_PARAMS: dict[str, tuple[str, ...]] = {
     "one_cycle": (*_BOUNDS, "total_steps", "pct_start", "anneal_strategy", "final_div_factor", *_MOMENTUM),
     "constant": _BOUNDS,
 }
-PATH_DATASETS = ("cifar10", "mnist", "fashion_mnist", "imagefolder")
-TEST_SPLIT_SETS = ("cifar10", "mnist", "fashion_mnist")
-"""Sets that ship an official test split: by default they validate on it."""
 DEFAULT_STEP_SIZE_EPOCHS = 2.0  # the CLR paper: a half cycle of 2 to 10 epochs
 MAX_LR = 100.0
 
@@ -70,45 +67,48 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Which images to learn from and how to split and augment them."""
+    """Which data to learn from (a dataset plugin and its parameters) and how to split and augment it."""
 
-    name: DatasetName = param(doc="The dataset", examples=["fashion_mnist"])
+    name: str = param(doc="A dataset plugin's name (GET /datasets lists them)", examples=["fashion_mnist"])
+    params: Mapping[str, Any] = param(
+        default_factory=dict, doc="The dataset's own parameters (GET /datasets lists each dataset's)"
+    )
     path: str | None = param(
         None,
-        doc="Folder of the data, relative to a data root (CLR_DATA_ROOTS) or absolute inside one; required "
-        "for imagefolder, optional for cifar10, mnist and fashion_mnist",
+        doc="Where the data is, relative to a data root (CLR_DATA_ROOTS) or absolute inside one; required, "
+        "optional or not taken by each dataset (GET /datasets says which)",
         max_length=1000,
     )
     validation: Validation | None = param(
         None,
-        doc=f"test: the set's official test split ({', '.join(TEST_SPLIT_SETS)}); holdout: val_fraction of "
-        "the training images; default: test where the set has one, else holdout",
+        doc="test: the set's official test split (where it has one); holdout: val_fraction of the training "
+        "samples; default: test where the set has one, else holdout",
     )
     val_fraction: float = param(
-        0.2, doc="Fraction of the training images held out for validation (holdout)", gt=0.0, le=0.9
+        0.2, doc="Fraction of the training samples held out for validation (holdout)", gt=0.0, le=0.9
     )
     train_samples: int | None = param(
-        None, doc="Train on a seeded random subset of this many training images (default: all)", ge=2
+        None, doc="Train on a seeded random subset of this many training samples (default: all)", ge=2
     )
-    augment: bool = param(
-        True, doc="Random crops (and flips where a mirror image keeps its class) in training"
+    augment: bool | Augmentation = param(
+        True,
+        doc="Training augmentation: crop_flip (random crops after padding 1/8 of the side, and flips), flip, "
+        "none; true: the dataset's own default, false: none",
     )
     resize: int | None = param(None, doc="Side in pixels every image is resized to", ge=8, le=512)
-    num_samples: int = param(2000, doc="shapes only: how many images to generate", ge=100, le=200_000)
-    image_size: int = param(32, doc="shapes only: side of the generated images in pixels", ge=8, le=256)
-    download: bool = param(
-        False, doc="Download a torchvision set if it is missing (workers with internet only)"
-    )
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.name == "imagefolder" and not self.path:
-            raise SpecError("path", f"path is required for name='imagefolder', got {self.path!r}")
-        if self.path and self.name not in PATH_DATASETS:
-            raise SpecError("path", f"path is only allowed for {list(PATH_DATASETS)}, not name={self.name!r}")
-        if self.validation == "test" and self.name not in TEST_SPLIT_SETS:
+        installed = dataset_plugin(self.name)
+        object.__setattr__(self, "params", parse_params(installed, self.params, where="params"))
+        plugin = installed.plugin
+        if plugin.path == "required" and not self.path:
+            raise SpecError("path", f"path is required for dataset {self.name!r}, got {self.path!r}")
+        if self.path is not None and plugin.path == "none":
+            raise SpecError("path", f"dataset {self.name!r} takes no path, got {self.path!r}")
+        if self.validation == "test" and not plugin.test_split:
             raise SpecError(
-                "validation", f"validation='test' needs a set with a test split {list(TEST_SPLIT_SETS)}"
+                "validation", f"validation='test' needs a set with a test split, not {self.name!r}"
             )
 
     @property
@@ -116,7 +116,7 @@ class DatasetSpec:
         """The split that validates a run: the one asked for, else the set's own test split if it has one."""
         if self.validation is not None:
             return self.validation
-        return "test" if self.name in TEST_SPLIT_SETS else "holdout"
+        return "test" if dataset_plugin(self.name).plugin.test_split else "holdout"
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,34 @@
-"""What this installation can run, as JSON Schema: models, optimizers and policies with their parameters.
+"""What this installation can run, as JSON Schema: models, datasets, optimizers and policies with parameters.
 
 The OpenAPI document and the discovery endpoints read it, from the same definitions the request checks use:
-the installed model plugins, and `OPTIMIZER_PARAMS` / `POLICY_PARAMS` of `clr.specs`.
+the installed model and dataset plugins, and `OPTIMIZER_PARAMS` / `POLICY_PARAMS` of `clr.specs`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from clr.plugins import Installed, model_plugins
+from clr.datasets import (
+    Augmentation,
+    DatasetFacts,
+    DatasetNotFoundError,
+    InvalidDataError,
+    PathUse,
+    dataset_facts,
+    dataset_plugins,
+    source_for,
+)
+from clr.plugins import Installed, PluginError, model_plugins
 from clr.specs import CYCLIC_POLICIES, OPTIMIZER_PARAMS, POLICY_PARAMS, OptimizerSpec, ScheduleSpec
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+log = logging.getLogger(__name__)
 
 
 class ModelOut(BaseModel):
@@ -22,6 +36,26 @@ class ModelOut(BaseModel):
     summary: str
     source: str = Field(description="The entry point it was loaded from (package module:object)")
     params: dict[str, Any] = Field(description="JSON Schema of `model.params`")
+
+
+class DatasetOut(BaseModel):
+    name: str = Field(description="What `dataset.name` takes")
+    summary: str
+    source: str = Field(description="The entry point it was loaded from (package module:object)")
+    params: dict[str, Any] = Field(description="JSON Schema of `dataset.params`")
+    path: PathUse = Field(description="Whether `dataset.path` is required, optional or not taken")
+    test_split: bool = Field(
+        description="Whether the set has an official test split (validated on by default)"
+    )
+    augment: Augmentation = Field(description="Training augmentation of `augment: true`")
+    available: bool | None = Field(
+        description="Whether the set is on this service's data roots with its default params (null: it "
+        "needs a path)"
+    )
+    facts: DatasetFacts | None = Field(
+        description="What it holds with its default params: samples, input shape (C, H, W), classes"
+    )
+    detail: str | None = Field(None, description="Why it is not available")
 
 
 class OptimizerOut(BaseModel):
@@ -48,6 +82,30 @@ def models() -> list[ModelOut]:
         ModelOut(name=name, summary=found.plugin.summary, source=found.source, params=params_schema(found))
         for name, found in model_plugins().items()
     ]
+
+
+def datasets(data_roots: Sequence[Path] | None) -> list[DatasetOut]:
+    """Each installed dataset: its parameters, and what it holds on these data roots with its defaults
+    (None: not looked for)."""
+    return [_dataset(found, data_roots) for found in dataset_plugins().values()]
+
+
+def _dataset(found: Installed, data_roots: Sequence[Path] | None) -> DatasetOut:
+    plugin = found.plugin
+    facts, available, detail = None, None, None
+    if plugin.path != "required" and data_roots is not None:
+        try:
+            facts = dataset_facts(found, {}, source_for(found.name, None, data_roots))
+            available = True
+        except (DatasetNotFoundError, InvalidDataError, PluginError) as error:
+            available, detail = False, str(error)
+            if isinstance(error, PluginError):
+                log.warning("GET /datasets: %s", error, exc_info=error.__cause__)
+    return DatasetOut(
+        name=found.name, summary=plugin.summary, source=found.source, params=params_schema(found),
+        path=plugin.path, test_split=plugin.test_split, augment=plugin.augment, available=available,
+        facts=facts, detail=detail,
+    )  # fmt: skip
 
 
 @cache

@@ -16,7 +16,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from pydantic.dataclasses import dataclass as request_dataclass
 
 from clr.specs import DatasetSpec, Device, JobSpec, ModelSpec, OptimizerSpec, ScheduleSpec, TrainSpec
-from store.jobspec import REQUEST, LRFindCreate, ScheduleIn, TrainCreate
+from store.jobspec import REQUEST, LRFindCreate, MovedDatasetFields, ScheduleIn, TrainCreate
 from store.labels import RunLabels, without_labels
 from store.schemas import Strict
 
@@ -64,7 +64,7 @@ DEFAULT_VARIANTS = (
 
 
 @request_dataclass(frozen=True, kw_only=True, config=REQUEST)
-class ComparisonCreate(RunLabels):
+class ComparisonCreate(MovedDatasetFields, RunLabels):
     """One training job over several optimizer/schedule variants, each repeated over seeds."""
 
     model: ModelSpec = Field(description="The network")

@@ -7,20 +7,70 @@ when a worker reads the stored request through `job_from_request`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pydantic import ConfigDict, HttpUrl, TypeAdapter
+from pydantic import ConfigDict, HttpUrl, TypeAdapter, model_validator
 from pydantic.dataclasses import dataclass as request_dataclass
+from pydantic_core import ArgsKwargs
 
+from clr.datasets import dataset_plugins
 from clr.fields import SpecError, param
 from clr.specs import RangeTestJob, ScheduleSpec, TrainJob
 from store.labels import RunLabels, without_labels
 from store.models import RunKind
 
 REQUEST = ConfigDict(extra="forbid", allow_inf_nan=False)
+LEGACY_DATASET_FIELDS = {"num_samples": 2000, "image_size": 32, "download": False}
+"""Fields `dataset` had (with their defaults) before each set took its own `params`."""
+
+
+def moved_dataset_fields(data: Any) -> Any:
+    """A request body whose `dataset` still has pre-plugin fields, with them under `dataset.params`.
+
+    A field the named set takes moves there (what params gives wins); one it does not take is dropped at its
+    old default and left, to be refused, otherwise. Kept so that clients written before datasets were
+    plugins still run: the stored request has the one current form.
+    """
+    if (
+        isinstance(data, ArgsKwargs)
+        or not isinstance(data, dict)
+        or not isinstance(data.get("dataset"), dict)
+    ):
+        return data
+    dataset: dict[str, Any] = data["dataset"]
+    installed = dataset_plugins().get(str(dataset.get("name")))
+    params = dataset.get("params", {})
+    if (
+        installed is None
+        or not isinstance(params, dict)
+        or not dataclasses.is_dataclass(installed.plugin.params)
+    ):
+        return data
+    takes = {field.name for field in dataclasses.fields(installed.plugin.params)}
+    moved, kept = {}, {}
+    for key, value in dataset.items():
+        if key not in LEGACY_DATASET_FIELDS:
+            kept[key] = value
+        elif key in takes:
+            moved[key] = value
+        elif value != LEGACY_DATASET_FIELDS[key]:
+            kept[key] = value
+    if len(kept) == len(dataset):
+        return data
+    return {**data, "dataset": {**kept, "params": {**moved, **params}}}
+
+
+class MovedDatasetFields:
+    """Request bodies that accept `dataset` in its pre-plugin form (see `moved_dataset_fields`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_dataset_fields(cls, data: Any) -> Any:
+        return moved_dataset_fields(data)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +83,7 @@ class RunOptions:
 
 
 @request_dataclass(frozen=True, kw_only=True, config=REQUEST)
-class LRFindCreate(RangeTestJob, RunOptions, RunLabels):
+class LRFindCreate(MovedDatasetFields, RangeTestJob, RunOptions, RunLabels):
     """A learning-rate range test to queue."""
 
 
@@ -50,7 +100,7 @@ class ScheduleIn(ScheduleSpec):
 
 
 @request_dataclass(frozen=True, kw_only=True, config=REQUEST)
-class TrainCreate(TrainJob, RunOptions, RunLabels):
+class TrainCreate(MovedDatasetFields, TrainJob, RunOptions, RunLabels):
     """A training run to queue."""
 
     schedule: ScheduleIn = param(

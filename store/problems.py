@@ -70,8 +70,16 @@ class ProblemCode(StrEnum):
     DIVERGED = "diverged", RUN, "training loss became NaN or infinite: lower the learning rate bounds"
     WORKER_LOST = "worker_lost", RUN, "the worker stopped sending heartbeats on every attempt"
     TIME_LIMIT = "time_limit", RUN, "the job ran past `CLR_JOB_SOFT_TIME_LIMIT`"
-    PLUGIN_MISSING = "plugin_missing", RUN, "the model plugin is not installed on the worker"
-    PLUGIN_ERROR = "plugin_error", RUN, "the model plugin raised while building the model"
+    PLUGIN_MISSING = (
+        "plugin_missing",
+        RUN,
+        "a model or dataset plugin the job names is not installed on the worker",
+    )
+    PLUGIN_ERROR = (
+        "plugin_error",
+        RUN,
+        "a model or dataset plugin raised; `detail` names it, the worker's log has the traceback",
+    )
     INVALID_JOB = "invalid_job", RUN, "the worker found the job invalid (say, a file that does not decode)"
     JOB_ERROR = "job_error", RUN, "the job raised an unexpected error; the worker's log has the traceback"
     CANCELLED = "cancelled", RUN, "the comparison was cancelled before its cyclic variants were released"
@@ -94,6 +102,8 @@ class ErrorItem(BaseModel):
     )
     msg: str = Field(description="What is wrong and what is allowed")
     type: str = Field(description="pydantic's error type, or the problem code")
+    estimate: float | None = Field(None, description="limit_exceeded: the job's estimated amount")
+    limit: float | None = Field(None, description="limit_exceeded: this service's limit (`CLR_MAX_*`)")
 
 
 class Problem(BaseModel):

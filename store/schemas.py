@@ -26,8 +26,8 @@ class Strict(BaseModel):
 class StoredAs:
     """A JSON object served as stored, documented by the types that wrote it.
 
-    What a worker or a request stored is not validated again on read: a run's request names a model plugin
-    that may since have been uninstalled, and a read must never fail on what was accepted.
+    What a worker or a request stored is not validated again on read: a run's request names model and dataset
+    plugins that may since have been uninstalled, and a read must never fail on what was accepted.
     """
 
     types: tuple[Any, ...]

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     max_comparison_epochs: int = 2000  # children x epochs of one comparison
     max_streams_per_owner: int = Field(default=8, ge=1)  # open event streams per owner and API process
+    # Estimates of a job from its dataset's facts (clr.costs), each refused above its limit.
+    max_data_bytes: int = Field(default=16 * 2**30, ge=0)  # the set held in memory (samples x C x H x W)
+    max_batch_bytes: int = Field(default=2 * 2**30, ge=0)  # one float32 batch after resize
+    max_total_steps: int = Field(default=10_000_000, ge=1)  # optimizer steps of one run
+    max_stored_points: int = Field(default=10_000_000, ge=1)  # curve points one run stores
 
     # Each API process remembers a key's owner this long: a revoked key is refused within these seconds.
     key_cache_seconds: float = Field(default=5.0, ge=0)

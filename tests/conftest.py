@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import fcntl
+import importlib
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from clr.datasets import dataset_plugins
+from clr.plugins import model_plugins
 from store.db import make_engine, make_sessionmaker
 from store.migrate import upgrade
 
@@ -25,6 +33,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 # A Redis db number per pytest-xdist worker (gw0: 13, gw1: 12, …): parallel workers never share a queue.
 XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{13 - XDIST_INDEX}")
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "clr-plugin-tabular"
 
 
 def unavailable(what: str, error: Exception) -> None:
@@ -35,13 +44,17 @@ def unavailable(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
-def apt_install(package: str, installed: Callable[[], bool]) -> None:
-    """Install a Debian package with apt-get (as CI does, as root) unless `installed()` already holds.
-
-    Parallel test workers take turns through a lock file: a second apt-get would fail on the dpkg lock.
-    """
-    with open(Path(tempfile.gettempdir()) / "clr-tests-apt.lock", "w") as lock:
+@contextmanager
+def taking_turns(name: str) -> Iterator[None]:
+    """One test process at a time in the block (pytest-xdist runs several): installers must not overlap."""
+    with open(Path(tempfile.gettempdir()) / f"clr-tests-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def apt_install(package: str, installed: Callable[[], bool]) -> None:
+    """Install a Debian package with apt-get (as CI does, as root) unless `installed()` already holds."""
+    with taking_turns("apt"):
         if installed():
             return
         install = ["apt-get", "install", "-y", "-q", package]
@@ -171,3 +184,45 @@ def data_root(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     root.mkdir()
     return root
+
+
+def _installed_as_in_the_repository(folder: Path) -> bool:
+    """Whether the package in `folder` is installed here with the same entry points and modules."""
+    project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    try:
+        found = metadata.distribution(project["name"])
+    except metadata.PackageNotFoundError:
+        return False
+    declared = {name for group in project["entry-points"].values() for name in group}
+    if {point.name for point in found.entry_points} != declared:
+        return False
+    packages = [init.parent for init in folder.glob("*/__init__.py")]
+    sources = {
+        path.relative_to(folder).as_posix(): path for package in packages for path in package.rglob("*.py")
+    }
+    copies = {file.as_posix(): file for file in found.files or [] if file.suffix == ".py"}
+    return set(sources) <= set(copies) and all(
+        Path(str(found.locate_file(copies[name]))).read_bytes() == path.read_bytes()
+        for name, path in sources.items()
+    )
+
+
+@pytest.fixture(scope="session")
+def tabular_plugin(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example plugin package installed into this environment, as a plugin is into the service's image.
+
+    Installed once (again only when its files changed), so the API and worker processes the tests start see
+    its entry points too; the plugin caches of this process are read again afterwards.
+    """
+    with taking_turns("pip"):
+        if not _installed_as_in_the_repository(EXAMPLE_PLUGIN):
+            copy = tmp_path_factory.mktemp("plugin") / EXAMPLE_PLUGIN.name  # the build leaves nothing in the tree
+            shutil.copytree(EXAMPLE_PLUGIN, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+            install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+            subprocess.run([*install, str(copy)], check=True, capture_output=True, timeout=600)
+    importlib.invalidate_caches()
+    model_plugins.cache_clear()
+    dataset_plugins.cache_clear()
+    assert "csv_features" in dataset_plugins()
+    assert "tabular_mlp" in model_plugins()
+    return "clr-plugin-tabular"

@@ -8,10 +8,10 @@ import torch
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
 
+from clr.datasets import DatasetNotFoundError
 from clr.models import WeightsNotFoundError
 from clr.paths import OutsideDataRootsError
 from clr.plugins import PluginError, PluginNotFoundError
-from clr.sources import DatasetNotFoundError
 from store.problems import ProblemCode, failure
 
 
@@ -38,7 +38,7 @@ def problem_for(error: BaseException) -> dict[str, Any]:
             ProblemCode.DATASET_MISSING,
             "Dataset not found",
             f"{detail}. Place the files under a data root "
-            "(CLR_DATA_ROOTS) or set dataset.download where the worker may download.",
+            "(CLR_DATA_ROOTS) or set dataset.params.download where the worker may download.",
         )
     if isinstance(error, WeightsNotFoundError):
         return failure(

@@ -37,6 +37,7 @@ OPERATION_IDS = {
     ("post", "/comparisons/{comparison_id}/cancel"): "cancelComparison",
     ("get", "/comparisons/{comparison_id}/plot.{fmt}"): "getComparisonPlot",
     ("get", "/models"): "listModels",
+    ("get", "/datasets"): "listDatasets",
     ("get", "/optimizers"): "listOptimizers",
     ("get", "/policies"): "listPolicies",
 }

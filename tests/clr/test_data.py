@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,25 @@ def test_shapes_are_deterministic_by_seed_and_balanced() -> None:
     assert not torch.equal(x1, x3)
     assert x1.shape == (200, 3, 32, 32)
     assert torch.bincount(y1).tolist() == [20] * 10
+
+
+def test_shapes_are_drawn_in_chunks_so_memory_beyond_the_images_stays_bounded() -> None:
+    """Drawing every mask at once took about four times the images' size on top of them; chunks take a fixed
+    amount (the peak resident size of a fresh process, over its size once torch is loaded)."""
+    code = (
+        "import resource, torch, clr\n"
+        "torch.set_num_threads(1)\n"
+        "clr.generate_shapes(100, 64, seed=0)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "images, _ = clr.generate_shapes(8000, 64, seed=0)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024, images.nbytes)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    grown, images = map(int, done.stdout.split())
+    assert images == 8000 * 3 * 64 * 64 * 4
+    assert grown < images + 256 * 2**20, (grown, images)  # all masks at once: about 1 GiB more
 
 
 def test_digits_split_is_seeded_and_normalized_with_train_statistics() -> None:

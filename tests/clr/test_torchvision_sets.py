@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import clr
-from clr.specs import DatasetName
 
 
 def write_idx_set(
@@ -37,7 +36,7 @@ def write_idx_set(
 
 @pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
 def test_mnist_format_sets_load_from_a_data_root_without_downloading(
-    tmp_path: Path, name: DatasetName, folder: str
+    tmp_path: Path, name: str, folder: str
 ) -> None:
     write_idx_set(tmp_path / "sets" / name / folder / "raw", count=120, seed=0)
     data = clr.load_dataset(

@@ -47,7 +47,7 @@ def test_training_on_digits_lifts_validation_accuracy_far_above_chance() -> None
 
 
 def test_training_on_shapes_lifts_validation_accuracy_far_above_chance() -> None:
-    result = _fit(clr.DatasetSpec("shapes", num_samples=1200, image_size=16, augment=False), 4)
+    result = _fit(clr.DatasetSpec("shapes", {"num_samples": 1200, "image_size": 16}, augment=False), 4)
     assert result.final is not None
     assert result.final.val_accuracy > 0.4, result.final
 

@@ -148,7 +148,11 @@ def start_service(env: dict[str, str], home: Path, workers: int = 1) -> Service:
 
 @pytest.fixture(scope="session", params=["postgres-redis", "sqlite-embedded"])
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """The production stack (PostgreSQL + Redis) and the embedded default (SQLite + SQLAlchemy broker)."""
+    """The production stack (PostgreSQL + Redis) and the embedded default (SQLite + SQLAlchemy broker).
+
+    Its image has the example plugin package installed, as a deployment installs its plugins.
+    """
+    request.getfixturevalue("tabular_plugin")
     home = tmp_path_factory.mktemp(request.param)
     own_database = request.getfixturevalue("own_database")
     if request.param == "postgres-redis":

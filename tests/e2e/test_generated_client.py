@@ -67,7 +67,7 @@ def test_a_generated_client_queues_a_range_test_reads_its_typed_result_curve_and
     get_run_curves, cancel_run = module(runs, "get_run_curves"), module(runs, "cancel_run")
     body = models.LRFindCreate(
         model=models.VanillaCnn(name="vanilla_cnn"),
-        dataset=models.DatasetSpec(name=models.DatasetSpecName.DIGITS),
+        dataset=models.Digits(name="digits"),
         optimizer=models.OptimizerSpec(name=models.OptimizerSpecName.SGD_MOMENTUM),
         batch_size=16,
         num_iter=40,

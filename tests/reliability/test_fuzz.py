@@ -69,8 +69,8 @@ NESTED = {
         "val_fraction",
         "train_samples",
         "resize",
-        "num_samples",
-        "download",
+        "params",
+        "augment",
     ],
     "optimizer": ["name", "lr", "momentum", "betas", "eps", "weight_decay"],
     "schedule": [

@@ -102,6 +102,22 @@ def test_a_run_naming_a_model_this_worker_lacks_fails_with_plugin_missing(
     assert "acme_unet" in error["detail"]
 
 
+def test_a_run_naming_a_dataset_this_worker_lacks_fails_with_plugin_missing(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    request = request_of(adapter(RunKind.LR_FIND).validate_python({**DIGITS, "num_iter": 30}))
+    request["dataset"] = {**request["dataset"], "name": "acme_tiles"}
+    with transaction(session_factory) as session:
+        run_id = runs.create_run(
+            session=session, owner="o", kind=RunKind.LR_FIND, request=request, max_attempts=2
+        ).id
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
+    error = load(session_factory, run_id).error
+    assert error["code"] == "plugin_missing"
+    assert "installed dataset" in error["detail"]
+    assert "acme_tiles" in error["detail"]
+
+
 def test_a_dataset_path_leading_out_of_the_data_roots_after_submit_is_refused_where_it_is_read(
     session_factory: sessionmaker[Session], settings: Settings, tmp_path: Path
 ) -> None:
