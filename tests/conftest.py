@@ -216,7 +216,8 @@ def tabular_plugin(tmp_path_factory: pytest.TempPathFactory) -> str:
     """
     with taking_turns("pip"):
         if not _installed_as_in_the_repository(EXAMPLE_PLUGIN):
-            copy = tmp_path_factory.mktemp("plugin") / EXAMPLE_PLUGIN.name  # the build leaves nothing in the tree
+            # Built from a copy: the build leaves nothing in the tree.
+            copy = tmp_path_factory.mktemp("plugin") / EXAMPLE_PLUGIN.name
             shutil.copytree(EXAMPLE_PLUGIN, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
             install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
             subprocess.run([*install, str(copy)], check=True, capture_output=True, timeout=600)
