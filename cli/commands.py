@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import typer
 
@@ -48,6 +48,19 @@ BatchSize = Annotated[int, typer.Option(metavar="N", help="Batch size")]
 WaitLimit = Annotated[float, typer.Option(metavar="SECONDS", help="Seconds --wait waits at most")]
 Name = Annotated[str | None, typer.Option(metavar="TEXT", help="A short name to find the run by")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="A tag (repeat for several)")]
+ModelParams = Annotated[
+    list[str] | None,
+    typer.Option("--model-param", metavar="KEY=VALUE", help="A model parameter, e.g. width=16 (repeat)"),
+]
+DatasetParams = Annotated[
+    list[str] | None,
+    typer.Option("--dataset-param", metavar="KEY=VALUE", help="A dataset parameter (repeat; GET /datasets)"),
+]
+DatasetPath = Annotated[
+    str | None,
+    typer.Option(metavar="PATH", help="The data under the data roots (imagefolder, plugins)"),
+]
+Seed = Annotated[int, typer.Option(metavar="N", help="Seed of data split, shuffling and weights")]
 
 
 def lr_find(
@@ -55,11 +68,18 @@ def lr_find(
     dataset: Dataset = "digits",
     optimizer: Optimizer = "sgd",
     batch_size: BatchSize = 32,
+    model_param: ModelParams = None,
+    dataset_param: DatasetParams = None,
+    dataset_path: DatasetPath = None,
+    seed: Seed = 0,
     start_lr: Annotated[float, typer.Option(metavar="LR", help="First learning rate")] = 1e-7,
     end_lr: Annotated[float, typer.Option(metavar="LR", help="Last learning rate")] = 0.1,
     num_iter: Annotated[
         int | None, typer.Option(metavar="N", help="Batches in the sweep (default: 2 epochs)")
     ] = None,
+    past_end_lr: Annotated[
+        bool, typer.Option("--past-end-lr", help="Sweep on past end_lr until the loss diverges")
+    ] = False,
     name: Name = None,
     tag: Tags = None,
     wait: Wait = False,
@@ -69,8 +89,11 @@ def lr_find(
     as_json: AsJson = False,
 ) -> None:
     """Queue a learning-rate range test."""
-    body = _job_body(model, dataset, optimizer, batch_size, name, tag)
-    body.update(start_lr=start_lr, end_lr=end_lr, **({"num_iter": num_iter} if num_iter else {}))
+    body = _job_body(
+        _Job(model, model_param, dataset, dataset_param, dataset_path, optimizer, batch_size, seed), name, tag
+    )
+    body.update(start_lr=start_lr, end_lr=end_lr, past_end_lr=past_end_lr)
+    body.update({"num_iter": num_iter} if num_iter else {})
     with connect(url, key) as client:
         run = client.lr_find(**body)
         _submitted(client, run, wait=wait, wait_limit=wait_limit, as_json=as_json)
@@ -81,6 +104,10 @@ def train(
     dataset: Dataset = "digits",
     optimizer: Optimizer = "sgd",
     batch_size: BatchSize = 32,
+    model_param: ModelParams = None,
+    dataset_param: DatasetParams = None,
+    dataset_path: DatasetPath = None,
+    seed: Seed = 0,
     epochs: Annotated[int, typer.Option(metavar="N", help="Epochs to train")] = 10,
     policy: Annotated[
         str, typer.Option(metavar="NAME", help="triangular, triangular2, exp_range, one_cycle, …")
@@ -88,6 +115,9 @@ def train(
     base_lr: Annotated[float | None, typer.Option(metavar="LR", help="Lower bound of the cycle")] = None,
     max_lr: Annotated[float | None, typer.Option(metavar="LR", help="Upper bound of the cycle")] = None,
     step_size_iter: Annotated[int | None, typer.Option(metavar="N", help="Half-cycle in batches")] = None,
+    step_size_epochs: Annotated[
+        float | None, typer.Option(metavar="EPOCHS", help="Half-cycle in epochs (the method: 2 to 8)")
+    ] = None,
     from_lr_find: Annotated[
         str | None,
         typer.Option(metavar="RUN_ID", help="Take missing bounds from this finished range test"),
@@ -102,8 +132,10 @@ def train(
 ) -> None:
     """Queue training with a cyclical learning-rate policy."""
     schedule = {"policy": policy, "base_lr": base_lr, "max_lr": max_lr, "step_size_iter": step_size_iter}
-    schedule["from_lr_find"] = from_lr_find
-    body = _job_body(model, dataset, optimizer, batch_size, name, tag)
+    schedule.update(step_size_epochs=step_size_epochs, from_lr_find=from_lr_find)
+    body = _job_body(
+        _Job(model, model_param, dataset, dataset_param, dataset_path, optimizer, batch_size, seed), name, tag
+    )
     body.update(epochs=epochs, schedule={name: v for name, v in schedule.items() if v is not None})
     with connect(url, key) as client:
         run = client.train(**body)
@@ -277,14 +309,41 @@ def _ended(run: Run, as_json: bool) -> None:
     end_with("run", run.id, run.status, [run.error])
 
 
-def _job_body(
-    model: str, dataset: str, optimizer: str, batch_size: int, name: str | None, tags: list[str] | None
-) -> dict[str, Any]:
+class _Job(NamedTuple):
+    """What every job names, as the options gave it."""
+
+    model: str
+    model_params: list[str] | None
+    dataset: str
+    dataset_params: list[str] | None
+    dataset_path: str | None
+    optimizer: str
+    batch_size: int
+    seed: int
+
+
+def _job_body(job: _Job, name: str | None, tags: list[str] | None) -> dict[str, Any]:
+    dataset = {"name": job.dataset, "params": _params(job.dataset_params, "--dataset-param")}
     return {
-        "model": {"name": model},
-        "dataset": {"name": dataset},
-        "optimizer": {"name": optimizer},
-        "batch_size": batch_size,
+        "model": {"name": job.model, "params": _params(job.model_params, "--model-param")},
+        "dataset": dataset | ({"path": job.dataset_path} if job.dataset_path else {}),
+        "optimizer": {"name": job.optimizer},
+        "batch_size": job.batch_size,
+        "seed": job.seed,
         "tags": tags or [],
         **({"name": name} if name else {}),
     }
+
+
+def _params(pairs: list[str] | None, option: str) -> dict[str, Any]:
+    """KEY=VALUE pairs as an object; a VALUE that reads as JSON (16, 0.5, true, [1,2]) is that value."""
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=option)
+        try:
+            params[key] = json.loads(text)
+        except json.JSONDecodeError:
+            params[key] = text
+    return params

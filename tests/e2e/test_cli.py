@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cli.exits import ExitCode
+from tests.clr.test_folders import make_folder
 from tests.e2e.conftest import ROOT, Service, free_port, wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -97,6 +98,24 @@ def test_a_failed_run_waited_for_exits_1_with_its_problem(service: Service) -> N
     assert as_json.returncode == 1
     run = json.loads(as_json.stdout)
     assert (run["status"], run["error"]["code"]) == ("failed", "dataset_missing")
+
+
+@ONE_STACK
+def test_lr_find_takes_an_image_folder_model_params_a_seed_and_past_end_lr(service: Service) -> None:
+    make_folder(service.home / "data" / "cli-colours", per_class=8)
+    args = ["--dataset", "imagefolder", "--dataset-path", "cli-colours", "--batch-size", "8", "--seed", "3"]
+    args += ["--model-param", "width=4", "--model-param", "dropout=0.1", "--past-end-lr", "--wait"]
+
+    run = cli_json("lr-find", *args, env=as_user(service))
+    bad = cli("lr-find", "--model-param", "width", env=as_user(service))
+
+    assert run["status"] == "succeeded", run["error"]
+    request = run["request"]
+    assert request["model"]["params"] == {"width": 4, "dropout": 0.1}
+    assert (request["dataset"]["path"], request["seed"], request["past_end_lr"]) == ("cli-colours", 3, True)
+    assert run["result"]["data"]["train_samples"] + run["result"]["data"]["val_samples"] == 24
+    assert bad.returncode == ExitCode.USAGE
+    assert "'width' is not KEY=VALUE" in bad.stderr
 
 
 @ONE_STACK
