@@ -1,4 +1,4 @@
-"""The OpenAPI document: operation ids, errors as problem+json, `model` and `dataset` by the plugins."""
+"""The OpenAPI document: operation ids, problem+json errors, request ids, `model` and `dataset` by plugin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from api import examples
 from api.errors import PROBLEM_JSON
+from api.request_id import HEADER, PARAMETER, RESPONSE_HEADER
 from store.catalog import REF_TEMPLATE, DatasetOut, ModelOut, datasets, models
 
 Plugin = ModelOut | DatasetOut
@@ -22,13 +23,14 @@ def operation_id(route: APIRoute) -> str:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Generate the document once, then declare errors as problem+json, model and dataset by the plugins."""
+    """Generate the document once, then declare problem+json errors, request ids, models and datasets."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
             _errors_as_problems(document["paths"])
+            _request_ids(document["paths"])
             for (path, method, status), example in examples.ANSWERS.items():
                 document["paths"][path][method]["responses"][status]["content"]["application/json"] |= example
             schemas = document["components"]["schemas"]
@@ -47,6 +49,15 @@ def _errors_as_problems(paths: dict[str, Any]) -> None:
                 content = response.get("content", {})
                 if int(status) >= 400 and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
+
+
+def _request_ids(paths: dict[str, Any]) -> None:
+    """Every operation takes an X-Request-ID and every answer carries one: the middleware wraps them all."""
+    for operations in paths.values():
+        for operation in operations.values():
+            operation.setdefault("parameters", []).append(PARAMETER)
+            for response in operation["responses"].values():
+                response.setdefault("headers", {})[HEADER] = RESPONSE_HEADER
 
 
 def _choose_plugins(schemas: dict[str, Any], spec: str, prefix: str, plugins: Sequence[Plugin]) -> None:

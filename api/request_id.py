@@ -12,6 +12,20 @@ from dispatch.logs import log_context
 HEADER = "X-Request-ID"
 # What a caller's id may hold: enough for UUIDs and tracing ids, nothing a log line or a header could misread.
 ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# How the OpenAPI document declares it (api.openapi): a parameter of every operation, a header of each answer.
+PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Your id for this request, answered back and written on every log line of it (and of the "
+    "runs it creates, on the worker); an id that does not match the pattern is replaced by a new one",
+    "schema": {"type": "string", "pattern": f"^{ACCEPTED.pattern}$", "examples": ["platform-req-42"]},
+}
+RESPONSE_HEADER = {
+    "description": "The request's id: the caller's X-Request-ID, or one made for it (32 hex digits)",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{ACCEPTED.pattern}$"},
+}
 
 
 class RequestId:

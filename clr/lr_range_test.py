@@ -17,7 +17,7 @@ from clr.checkpoint import RangeTestState, save_checkpoint
 from clr.device import capture_rng, resolve_device, restore_rng
 from clr.records import Progress, RangeChunk, RangeStopReason, RangeTestResult
 from clr.specs import RangeTestSpec
-from clr.step import LossFn, optimize_step
+from clr.step import READ_BACK_SECONDS, LossFn, ReadBack, optimize_step
 from clr.suggest import SUGGESTION_RULES
 
 
@@ -173,8 +173,12 @@ def range_test(
     restore: bool = True,
     scaler: torch.amp.GradScaler | None = None,
     chunk_size: int = 64,
+    progress_seconds: float = READ_BACK_SECONDS,
 ) -> RangeTestResult:
     """Train with a rate rising every batch from start_lr to end_lr (or past it); restore everything after.
+
+    Losses are read back every `chunk_size` batches or `progress_seconds`, whichever comes first; `on_chunk`
+    and `on_progress` follow each read, and `on_progress` the start too.
 
     `should_pause` ends the test before the next batch ("paused") after writing `checkpoint_path`, from which
     `resume` continues exactly as if never interrupted.
@@ -194,13 +198,19 @@ def range_test(
     if resume is not None:
         curve = _resume(resume, model, optimizer, scaler, batches)
     pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+    read_back = ReadBack(chunk_size, progress_seconds)
     stop: RangeStopReason | None = None
 
+    def report() -> None:
+        if on_progress is not None:
+            on_progress(Progress(len(curve.losses), num, len(curve.losses) // max(per_epoch, 1)))
+
     def flush() -> RangeStopReason | None:
-        # one device-to-host read per chunk instead of a sync every batch
+        # one device-to-host read per chunk or interval instead of a sync every batch
         first = len(curve.losses)
         values = torch.stack([torch.stack(p) for p in pending]).float().tolist() if pending else []
         pending.clear()
+        read_back.done()
         reason = None
         for loss, accuracy in values:
             reason = curve.add(lrs[len(curve.losses)], loss, accuracy)
@@ -209,12 +219,12 @@ def range_test(
         if on_chunk is not None and len(curve.losses) > first:
             columns = (curve.lrs, curve.losses, curve.smoothed, curve.accuracies)
             on_chunk(RangeChunk(tuple(range(first, len(curve.losses))), *(tuple(c[first:]) for c in columns)))
-        if on_progress is not None:
-            on_progress(Progress(len(curve.losses), num, len(curve.losses) // max(per_epoch, 1)))
+        report()
         return reason
 
     model.train()
     step = len(curve.losses)
+    report()  # the total, and the start of the step clock
     try:
         while step < num and stop is None:
             pass_data = batches.state_dict() if hasattr(batches, "state_dict") else None
@@ -235,7 +245,7 @@ def range_test(
                 out, loss = optimize_step(model, x, y, optimizer, loss_fn, device=dev, amp=amp, scaler=scaler)
                 pending.append((loss.detach(), (out.detach().argmax(1) == y).float().mean()))
                 step += 1
-                if len(pending) >= chunk_size or step >= num:
+                if read_back.due(len(pending)) or step >= num:
                     stop = flush()
                 if stop is not None or step >= num:
                     break

@@ -1,8 +1,10 @@
-"""One optimization step, shared by the range test and the training loop."""
+"""One optimization step and when to read its losses back, shared by the range test and the training loop."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -11,6 +13,27 @@ from clr.device import autocast
 from clr.specs import Amp
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+READ_BACK_SECONDS = 2.0  # the longest a loop keeps losses on the device, so progress reports stay live
+
+
+@dataclass
+class ReadBack:
+    """When a loop reads its pending losses back: after `steps` batches, or `seconds` after the last read.
+
+    Each read waits for the device, so it happens per chunk or interval, never per batch; asking the host's
+    clock whether one is due waits for nothing.
+    """
+
+    steps: int
+    seconds: float = READ_BACK_SECONDS
+    _last: float = field(default_factory=time.monotonic)
+
+    def due(self, pending: int) -> bool:
+        return pending >= self.steps or (pending > 0 and time.monotonic() - self._last >= self.seconds)
+
+    def done(self) -> None:
+        """The pending losses were just read back."""
+        self._last = time.monotonic()
 
 
 def optimize_step(

@@ -19,7 +19,7 @@ from clr.data import Batches, DataSplits
 from clr.device import autocast, capture_rng, make_scaler, resolve_device, restore_rng
 from clr.records import BatchChunk, EpochRecord, Progress, TrainResult, TrainStopReason
 from clr.specs import Amp, TrainSpec
-from clr.step import LossFn, optimize_step
+from clr.step import READ_BACK_SECONDS, LossFn, ReadBack, optimize_step
 
 
 @dataclass
@@ -145,9 +145,12 @@ def train(
     resume: TrainingState | None = None,
     scaler: torch.amp.GradScaler | None = None,
     chunk_size: int = 256,
+    progress_seconds: float = READ_BACK_SECONDS,
 ) -> TrainResult:
     """Train for spec.epochs (epochs count from 0), stepping the scheduler after every batch.
 
+    Losses are read back every `chunk_size` batches or `progress_seconds`, whichever comes first, and at each
+    epoch's end; `on_progress` follows each read, the start, and each epoch's evaluation.
     `should_stop` ends training before the next batch ("cancelled"); `should_pause` too, after writing a
     checkpoint at that batch ("paused"), from which `resume` continues exactly as if never interrupted.
     """
@@ -163,10 +166,12 @@ def train(
         _resume(resume, model, optimizer, scheduler, scaler, data)
         start_epoch, step, best = resume.epoch, resume.step, resume.best_val_accuracy
         skip, partial = resume.batch, resume.partial
-    pending = _Pending()
+    pending, read_back = _Pending(), ReadBack(chunk_size, progress_seconds)
     final: EpochRecord | None = None
     stop: TrainStopReason = "completed"
     completed = start_epoch
+    if on_progress is not None:
+        on_progress(Progress(step, total_steps, start_epoch))  # the total, and the start of the step clock
     for epoch in range(start_epoch, spec.epochs):
         model.train()
         epoch_data = _data_state(data)  # this epoch's batch order, for a checkpoint taken inside it
@@ -202,8 +207,10 @@ def train(
             pending.losses.append(batch_loss)
             step += 1
             batch += 1
-            if len(pending.losses) >= chunk_size:
-                if pending.flush(on_batches):
+            if read_back.due(len(pending.losses)):
+                diverged = pending.flush(on_batches)
+                read_back.done()
+                if diverged:
                     stop = "diverged"
                     break
                 if on_progress is not None:
@@ -211,6 +218,9 @@ def train(
         skip, partial = 0, None
         if pending.flush(on_batches) and stop in ("completed", "paused"):
             stop = "diverged"
+        read_back.done()
+        if on_progress is not None:
+            on_progress(Progress(step, total_steps, epoch))  # the epoch's last steps, before its evaluation
         if stop == "paused" and checkpoint_path is not None:
             sums = {"loss_sum": float(loss_sum.item()), "correct": float(correct.item()), "seen": float(seen)}
             state = _state(epoch, step, model, optimizer, scheduler, scaler, epoch_data, best, batch, sums)
@@ -235,6 +245,6 @@ def train(
         if checkpoint_path is not None:
             state = _state(epoch + 1, step, model, optimizer, scheduler, scaler, _data_state(data), best)
             save_checkpoint(checkpoint_path, state)
-        if on_progress is not None:
+        if on_progress is not None:  # no new steps: a meter's step clock restarts after the evaluation
             on_progress(Progress(step, total_steps, epoch))
     return TrainResult(completed, step, stop, final, best)

@@ -201,4 +201,10 @@ def release(*, session: Session, comparison_id: str, max_attempts: int) -> None:
         stop_release(session=session, comparison_id=comparison.id, error=problem)
         return
     if stop_release(session=session, comparison_id=comparison.id, error=None):
-        _create_children(session=session, comparison=comparison, planned=planned, max_attempts=max_attempts)
+        _create_children(
+            session=session,
+            comparison=comparison,
+            planned=planned,
+            max_attempts=max_attempts,
+            request_id=lr_find.request_id,  # made by the comparison's request, with its id
+        )

@@ -22,14 +22,14 @@ log = logging.getLogger(__name__)
 
 STEP_SECONDS = Histogram(
     "clr_worker_step_seconds",
-    "Seconds per optimizer step, measured over each chunk of steps the job reports",
+    "Seconds per optimizer step, measured over the steps between two progress reports of the job",
     ["kind"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 SAMPLES = Counter("clr_worker_samples", "Samples processed (steps times batch size)", ["kind"])
 SAMPLES_PER_SECOND = Gauge(
     "clr_worker_samples_per_second",
-    "Samples per second over the latest chunk of steps, by pool slot",
+    "Samples per second over the steps since the job's previous progress report, by pool slot",
     ["slot"],
     multiprocess_mode="livemax",
 )
@@ -42,7 +42,11 @@ GPU_MEMORY = Gauge(
 
 
 class JobMeter:
-    """Fed the step count a job reports after each chunk (the losses were read back, so the GPU is synced)."""
+    """Fed the step count a job reports after each read-back of its losses (so the GPU is synced).
+
+    clr reports at the start, so every step is timed, and again after each evaluation with no new steps,
+    which restarts the clock: evaluation time never counts as step time.
+    """
 
     def __init__(
         self, *, kind: str, batch_size: int, slot: int, clock: Callable[[], float] = time.perf_counter

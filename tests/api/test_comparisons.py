@@ -131,9 +131,11 @@ async def test_clr_variants_wait_for_the_range_test_and_are_released_once_with_i
     session_factory: sessionmaker[Session],
     celery_app: Celery,
     make_settings: Callable[..., Settings],
+    read_run: Callable[[str], Any],
 ) -> None:
     body = {**BASE, "variants": TWO_VARIANTS, "repeats": 2, "clr_bounds_from_lr_find": True}
-    created = (await client.post("/comparisons", json=body, headers=auth)).json()
+    headers = {**auth, "X-Request-ID": "platform-cmp-7"}
+    created = (await client.post("/comparisons", json=body, headers=headers)).json()
     assert created["pending_release"] is True
     assert sorted(c["variant"] for c in created["children"]) == ["lr_find", "sgd", "sgd"]
     lr_find = next(c["run"] for c in created["children"] if c["variant"] == "lr_find")
@@ -156,6 +158,8 @@ async def test_clr_variants_wait_for_the_range_test_and_are_released_once_with_i
     assert {(r["request"]["schedule"]["base_lr"], r["request"]["schedule"]["max_lr"]) for r in clr} == {
         (0.005, 0.05)
     }
+    # the released variants carry the comparison's request id to the worker's log lines, as the first ones
+    assert {read_run(c["run"]["id"]).request_id for c in after["children"]} == {"platform-cmp-7"}
 
 
 async def test_failed_range_test_stops_the_held_variants_and_says_why(

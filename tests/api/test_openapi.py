@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,32 @@ async def test_headers_are_declared_where_they_are_sent(document: dict[str, Any]
         resolve(document, readiness["200"]["content"]["application/json"]["schema"])["title"] == "Readiness"
     )
     assert "not_ready" in readiness["503"]["content"]["application/problem+json"]["examples"]
+
+
+async def test_every_operation_takes_a_request_id_and_every_answer_declares_the_one_it_sends(
+    client: httpx.AsyncClient, document: dict[str, Any], auth: dict[str, str]
+) -> None:
+    for method, path, operation in operations(document):
+        taken = [p for p in operation["parameters"] if p["name"] == "X-Request-ID"]
+        assert [(p["in"], p["required"]) for p in taken] == [("header", False)], (method, path)
+        for status, response in operation["responses"].items():
+            assert response["headers"]["X-Request-ID"]["required"] is True, (method, path, status)
+    declared = document["paths"]["/runs/{run_id}"]["get"]["responses"]["404"]["headers"]["X-Request-ID"]
+    pattern = re.compile(declared["schema"]["pattern"])
+    unknown = "/runs/" + "0" * 32
+    answers = [
+        await client.get("/healthz"),
+        await client.get(unknown),  # 401: no key
+        await client.get(unknown, headers=auth),  # 404
+        await client.post("/lr-find", json={"colour": "red"}, headers=auth),  # 422
+        await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}),  # replaced
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 404, 422, 200]
+    for answer in answers:
+        assert pattern.fullmatch(answer.headers["X-Request-ID"]), answer.headers
+    assert answers[-1].headers["X-Request-ID"] != "bad id with spaces"
+    echoed = await client.get(unknown, headers={**auth, "X-Request-ID": "platform-req-7"})
+    assert echoed.headers["X-Request-ID"] == "platform-req-7"
 
 
 async def test_results_errors_and_curves_are_typed(document: dict[str, Any]) -> None:

@@ -198,3 +198,18 @@ def test_a_sweep_past_end_lr_goes_on_until_the_loss_diverges_and_finds_a_real_mi
     assert best < len(result.lrs) - 5
     assert result.suggested_max_lr == pytest.approx(result.lrs[best] / 10)
     assert not any("still falling" in warning for warning in result.warnings())
+
+
+def test_range_test_reads_back_once_progress_seconds_passed_and_reports_its_total_at_the_start(
+    digits: clr.DataSplits, tiny_cnn: Callable[..., nn.Module]
+) -> None:
+    model = tiny_cnn(digits)
+    chunks: list[clr.RangeChunk] = []
+    progress: list[clr.Progress] = []
+    spec = clr.RangeTestSpec(start_lr=1e-4, end_lr=1e-2, num_iter=12)
+    clr.range_test(
+        model, digits.train, _sgd(model), nn.CrossEntropyLoss(), spec, on_chunk=chunks.append,
+        on_progress=progress.append, progress_seconds=0.0,
+    )  # fmt: skip
+    assert [len(chunk.step) for chunk in chunks] == [1] * 12
+    assert [(p.step, p.total_steps) for p in progress] == [(step, 12) for step in range(13)]

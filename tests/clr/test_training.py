@@ -70,6 +70,48 @@ def test_batch_records_carry_the_lr_each_step_used(
     assert all(len(c.step) <= 5 for c in chunks)
 
 
+def _train_digits(
+    digits: clr.DataSplits, tiny_cnn: Callable[..., nn.Module], epochs: int, **kwargs: object
+) -> clr.TrainResult:
+    model = tiny_cnn(digits)
+    optimizer = clr.build_optimizer(SGD, model.parameters())
+    return clr.train(
+        model, digits, optimizer, None, nn.CrossEntropyLoss(), clr.TrainSpec(epochs=epochs),
+        **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_epochs_shorter_than_a_chunk_report_progress_at_the_start_and_before_and_after_each_evaluation(
+    digits: clr.DataSplits, tiny_cnn: Callable[..., nn.Module]
+) -> None:
+    seen: list[object] = []
+    per_epoch = digits.batches_per_epoch
+    _train_digits(
+        digits, tiny_cnn, 2, on_progress=seen.append, on_epoch=lambda record: seen.append(record.epoch),
+        chunk_size=per_epoch * 10, progress_seconds=3600.0,
+    )  # fmt: skip
+    total = 2 * per_epoch
+    assert seen == [
+        clr.Progress(0, total, 0),
+        clr.Progress(per_epoch, total, 0), 0, clr.Progress(per_epoch, total, 0),
+        clr.Progress(total, total, 1), 1, clr.Progress(total, total, 1),
+    ]  # fmt: skip
+
+
+def test_losses_are_read_back_and_progress_reported_once_progress_seconds_passed(
+    digits: clr.DataSplits, tiny_cnn: Callable[..., nn.Module]
+) -> None:
+    chunks: list[clr.BatchChunk] = []
+    progress: list[clr.Progress] = []
+    _train_digits(
+        digits, tiny_cnn, 1, on_batches=chunks.append, on_progress=progress.append, chunk_size=10_000,
+        progress_seconds=0.0,
+    )  # fmt: skip
+    per_epoch = digits.batches_per_epoch
+    assert [len(chunk.step) for chunk in chunks] == [1] * per_epoch
+    assert [p.step for p in progress] == [0, *range(1, per_epoch + 1), per_epoch, per_epoch]
+
+
 def test_training_is_cancelled_by_should_stop_with_records_so_far(digits: clr.DataSplits) -> None:
     polls = 0
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from client import ClrClient, Event
 from tests.e2e.conftest import Service, free_port, service_env, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -24,7 +25,14 @@ RANGE_TEST: dict[str, Any] = {
     "model": {"name": "vanilla_cnn"},
     "dataset": {"name": "digits"},
     "batch_size": 16,
-    "num_iter": 200,  # several chunks of steps: the first report only starts the clock
+    "num_iter": 200,
+}
+SHORT_EPOCHS: dict[str, Any] = {
+    "model": {"name": "vanilla_cnn"},
+    "dataset": {"name": "fashion_mnist", "train_samples": 4800},  # validated on its 10000 test images
+    "schedule": {"policy": "constant"},
+    "batch_size": 32,
+    "epochs": 2,
 }
 
 
@@ -161,15 +169,50 @@ def test_http_metrics_count_every_request_whichever_uvicorn_worker_answered(stac
     assert scrapes == [before + 30] * 6
 
 
-def test_the_worker_serves_step_time_samples_and_build_info(stack: Service, finished: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def short_epochs(stack: Service) -> tuple[dict[str, Any], list[Event]]:
+    """A training run of epochs shorter than clr's read-back chunk, followed through its event stream."""
+    with ClrClient(stack.base_url, stack.key) as client:
+        run = client.train(**SHORT_EPOCHS)
+        events = list(client.events(run.id))
+    with stack.client() as http:
+        return http.get(f"/runs/{run.id}").json(), events
+
+
+def test_a_run_of_short_epochs_streams_its_progress_at_each_epochs_end(
+    short_epochs: tuple[dict[str, Any], list[Event]],
+) -> None:
+    run, events = short_epochs
+    total, epochs = run["progress"]["total_steps"], SHORT_EPOCHS["epochs"]
+    per_epoch = total // epochs
+    assert run["status"] == "succeeded"
+    assert per_epoch * epochs == total
+    assert per_epoch < 256  # shorter than a chunk of clr's read-back
+    progress = [
+        event.data if event.event == "progress" else event.data["progress"]
+        for event in events
+        if event.event in ("progress", "status")
+    ]
+    assert all(event.data["total_steps"] == total for event in events if event.event == "progress")
+    ends = {(p["step"], p["epoch"]) for p in progress}
+    assert {((epoch + 1) * per_epoch, epoch) for epoch in range(epochs)} <= ends, progress
+
+
+def test_the_worker_serves_step_time_samples_and_build_info(
+    stack: Service, finished: dict[str, Any], short_epochs: tuple[dict[str, Any], list[Event]]
+) -> None:
     found = samples(httpx.get(stack.env["METRICS_URL"], timeout=10).text)
 
-    steps = found[("clr_worker_step_seconds_count", (("kind", "lr_find"),))]
-    seconds = found[("clr_worker_step_seconds_sum", (("kind", "lr_find"),))]
-    processed = found[("clr_worker_samples_total", (("kind", "lr_find"),))]
-    assert 0 < steps < RANGE_TEST["num_iter"]  # the first chunk only sets the clock
-    assert seconds > 0
-    assert processed == steps * RANGE_TEST["batch_size"]
+    for kind, run, batch_size in (
+        ("lr_find", finished, RANGE_TEST["batch_size"]),
+        ("train", short_epochs[0], SHORT_EPOCHS["batch_size"]),
+    ):
+        steps = found[("clr_worker_step_seconds_count", (("kind", kind),))]
+        seconds = found[("clr_worker_step_seconds_sum", (("kind", kind),))]
+        processed = found[("clr_worker_samples_total", (("kind", kind),))]
+        assert steps == run["progress"]["step"], kind  # every step timed: the clock starts before the first
+        assert seconds > 0
+        assert processed == steps * batch_size
     assert found[("clr_worker_samples_per_second", (("slot", "0"),))] > 0
     assert any(name == "clr_build_info" for name, _ in found)
     assert not any(name == "clr_worker_gpu_memory_bytes" for name, _ in found)  # a CPU worker

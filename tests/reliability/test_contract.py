@@ -52,6 +52,9 @@ def test_every_request_the_schema_allows_is_refused_with_a_4xx_or_built_by_the_w
     def check(case: schemathesis.Case[Any]) -> None:
         response = case.call(base_url=live_api.base_url, headers=auth)
         assert response.status_code < 500, (case.body, response.text)
+        given = case.headers.get("X-Request-ID")  # a declared parameter: the answer echoes it
+        answered = response.headers["x-request-id"]  # schemathesis: lower-case names, a list of values each
+        assert answered == [given] if given else len(answered) == 1, (given, answered)
         if response.status_code >= 300:
             return
         with live_api.client() as client:
@@ -63,7 +66,8 @@ def test_every_request_the_schema_allows_is_refused_with_a_4xx_or_built_by_the_w
     assert accepted, "no generated request was accepted: the test would prove nothing"
 
 
-# Every answer is checked against the document: status, content type, headers and body schema.
+# Every answer is checked against the document: status, content type, headers (X-Request-ID on every one)
+# and body schema.
 CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
     "response_schema_conformance,allow_header_conformance"
