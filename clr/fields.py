@@ -61,6 +61,12 @@ def _choices(hint: Any) -> tuple[Any, ...] | None:
     return tuple(value for arg in literals for value in get_args(arg)) or None
 
 
+def _allows_none(hint: Any) -> bool:
+    if hint is Any or hint is type(None):
+        return True
+    return get_origin(hint) in (Union, UnionType) and type(None) in get_args(hint)
+
+
 def _check_number(name: str, value: Any, metadata: typing.Mapping[str, Any], hint: Any) -> None:
     integral = hint is int or int in get_args(hint)
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
@@ -124,6 +130,8 @@ def check_fields(spec: Any) -> None:
     for field in dataclasses.fields(spec):
         value, hint, metadata = getattr(spec, field.name), hints[field.name], field.metadata
         if value is None:
+            if not _allows_none(hint):
+                raise SpecError(field.name, f"{field.name} must not be null")
             continue
         _check_type(field.name, value, hint)
         if any(key in metadata for key in BOUNDS):

@@ -46,6 +46,12 @@ def queued_runs(factory: sessionmaker[Session], owner: str) -> int:
         ({"optimizer": {"name": "adam", "betas": [1.5, 0.9]}}, ["optimizer", "betas"], "[0, 1)"),
         ({"dataset": {"name": "imagefolder", "path": "a\x00b"}}, ["dataset", "path"], "control characters"),
         ({"model": {"name": "alexnet"}}, ["model", "name"], "installed model"),
+        ({"model": {"name": CNN, "params": {"width": None}}}, ["model", "params", "width"], "not be null"),
+        (
+            {"dataset": {"name": "cifar10", "params": {"download": None}}},
+            ["dataset", "params", "download"],
+            "null",
+        ),
     ],
 )
 async def test_what_a_worker_would_refuse_is_a_422_naming_the_field_and_nothing_is_queued(
