@@ -128,11 +128,21 @@ def select_points(
     *, session: Session, run_id: str, series_name: str, query: CurveQuery
 ) -> tuple[dict[str, np.ndarray], int | None]:
     """Points left by the step and lr filters, downsampled or cut to one page; and the next page's cursor."""
-    min_step = query.min_step
+    min_step, max_step = query.min_step, query.max_step
     if query.cursor is not None:
         min_step = max(query.cursor + 1, min_step or 0)
     limit = min(query.limit or MAX_PAGE_POINTS, MAX_PAGE_POINTS)
     lr_filtered = query.min_lr is not None or query.max_lr is not None
+    if lr_filtered and series_name == "range":
+        steps = overview.steps_within_lr(
+            session=session, run_id=run_id, series=series_name, min_lr=query.min_lr, max_lr=query.max_lr
+        )
+        if steps is not None:
+            if not steps:
+                return {name: np.empty(0) for name in series.SERIES_COLUMNS[series_name]}, None
+            min_step = max(min_step or 0, steps.start)
+            max_step = steps.stop - 1 if max_step is None else min(max_step, steps.stop - 1)
+            lr_filtered = False
     if query.max_points is not None and not lr_filtered:
         reduced = overview.read_downsampled(
             session=session,
@@ -140,7 +150,7 @@ def select_points(
             series=series_name,
             max_points=query.max_points,
             min_step=min_step,
-            max_step=query.max_step,
+            max_step=max_step,
         )
         return reduced, None
     # One point past the page tells whether another follows; lr filters need every point in the step range.
@@ -150,7 +160,7 @@ def select_points(
         run_id=run_id,
         series=series_name,
         min_step=min_step,
-        max_step=query.max_step,
+        max_step=max_step,
         limit=read_limit,
     )
     if lr_filtered:
