@@ -256,6 +256,44 @@ async def test_lr_filters_on_a_long_range_test_read_the_overviews_and_the_end_ch
     assert below["points"] == 0
 
 
+async def test_an_lr_filtered_page_of_a_long_training_curve_reads_only_the_chunks_the_page_spans(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    make_run: Callable[..., Run],
+    session_factory: sessionmaker[Session],
+) -> None:
+    run = make_run(RunKind.TRAIN, RunStatus.SUCCEEDED, result={})
+    count, chunk = 100_000, 8192
+    steps = np.arange(count, dtype=float)
+    cycle = np.abs((steps % 2000) / 1000 - 1)  # triangular: the lr rises and falls every 2000 steps
+    columns = {
+        "step": steps,
+        "epoch": steps // 1000,
+        "lr": 0.001 + 0.009 * cycle,
+        "loss": 3.0 - steps / count,
+    }
+    with transaction(session_factory) as session:
+        for start in range(0, count, chunk):
+            part = {key: values[start : start + chunk] for key, values in columns.items()}
+            series.append_chunk(session=session, run_id=run.id, series="batch", columns=part)
+        # past the third chunk nothing can be read: a page that read the whole series would fail
+        session.execute(
+            sa.update(SeriesChunk)
+            .where(
+                SeriesChunk.run_id == run.id,
+                SeriesChunk.series == "batch",
+                SeriesChunk.first_step >= 3 * chunk,
+            )
+            .values(data=b"unreadable")
+        )
+    expected = steps[columns["lr"] >= 0.008].astype(int).tolist()
+
+    first = await curves(client, run, auth, min_lr=0.008, limit=1000)
+    second = await curves(client, run, auth, min_lr=0.008, limit=1000, cursor=first["next_cursor"])
+
+    assert first["batch"]["step"] + second["batch"]["step"] == expected[:2000]
+
+
 @pytest.mark.parametrize(
     "params",
     [{"max_points": 10, "limit": 5}, {"min_step": 9, "max_step": 3}, {"max_points": 2}, {"min_lr": "nan"}],
