@@ -128,45 +128,89 @@ def select_points(
     *, session: Session, run_id: str, series_name: str, query: CurveQuery
 ) -> tuple[dict[str, np.ndarray], int | None]:
     """Points left by the step and lr filters, downsampled or cut to one page; and the next page's cursor."""
-    min_step = query.min_step
+    min_step, max_step = query.min_step, query.max_step
     if query.cursor is not None:
         min_step = max(query.cursor + 1, min_step or 0)
     limit = min(query.limit or MAX_PAGE_POINTS, MAX_PAGE_POINTS)
     lr_filtered = query.min_lr is not None or query.max_lr is not None
-    if query.max_points is not None and not lr_filtered:
-        reduced = overview.read_downsampled(
-            session=session,
-            run_id=run_id,
-            series=series_name,
-            max_points=query.max_points,
-            min_step=min_step,
-            max_step=query.max_step,
+    if lr_filtered and series_name == "range":
+        steps = overview.steps_within_lr(
+            session=session, run_id=run_id, series=series_name, min_lr=query.min_lr, max_lr=query.max_lr
         )
-        return reduced, None
-    # One point past the page tells whether another follows; lr filters need every point in the step range.
-    read_limit = None if lr_filtered or query.max_points is not None else limit + 1
-    columns = series.read_series(
-        session=session,
-        run_id=run_id,
-        series=series_name,
-        min_step=min_step,
-        max_step=query.max_step,
-        limit=read_limit,
-    )
-    if lr_filtered:
-        lr = columns["lr"]
-        keep = np.ones(lr.size, dtype=bool)
-        if query.min_lr is not None:
-            keep &= lr >= query.min_lr
-        if query.max_lr is not None:
-            keep &= lr <= query.max_lr
-        columns = {key: values[keep] for key, values in columns.items()}
-    if query.max_points is not None:
-        return downsampled(columns, series.DOWNSAMPLED_BY[series_name], query.max_points), None
+        if steps is not None:
+            if not steps:
+                return {name: np.empty(0) for name in series.SERIES_COLUMNS[series_name]}, None
+            min_step = max(min_step or 0, steps.start)
+            max_step = steps.stop - 1 if max_step is None else min(max_step, steps.stop - 1)
+            lr_filtered = False
+    if not lr_filtered:
+        if query.max_points is not None:
+            reduced = overview.read_downsampled(
+                session=session,
+                run_id=run_id,
+                series=series_name,
+                max_points=query.max_points,
+                min_step=min_step,
+                max_step=max_step,
+            )
+            return reduced, None
+        # One point past the page tells whether another follows.
+        columns = series.read_series(
+            session=session, run_id=run_id, series=series_name, min_step=min_step, max_step=max_step,
+            limit=limit + 1,
+        )  # fmt: skip
+    elif query.max_points is not None:
+        # An lr that rises and falls (training's cycles) leaves matches all over: every point is needed.
+        every = series.read_series(
+            session=session, run_id=run_id, series=series_name, min_step=min_step, max_step=max_step
+        )
+        return downsampled(_lr_kept(every, query), series.DOWNSAMPLED_BY[series_name], query.max_points), None
+    else:
+        columns = _lr_kept_page(
+            session=session, run_id=run_id, series_name=series_name, min_step=min_step, max_step=max_step,
+            count=limit + 1, query=query,
+        )  # fmt: skip
     if columns["step"].size <= limit:
         return columns, None
     page = {key: values[:limit] for key, values in columns.items()}
     return page, int(page["step"][-1])
+
+
+def _lr_kept(columns: series.Columns, query: CurveQuery) -> series.Columns:
+    """The points of `columns` within the query's lr bounds."""
+    lr = columns["lr"]
+    keep = np.ones(lr.size, dtype=bool)
+    if query.min_lr is not None:
+        keep &= lr >= query.min_lr
+    if query.max_lr is not None:
+        keep &= lr <= query.max_lr
+    return {key: values[keep] for key, values in columns.items()}
+
+
+def _lr_kept_page(
+    *,
+    session: Session,
+    run_id: str,
+    series_name: str,
+    min_step: int | None,
+    max_step: int | None,
+    count: int,
+    query: CurveQuery,
+) -> series.Columns:
+    """The first `count` points within the lr bounds, read `count` points at a time until they are found."""
+    parts = [{name: np.empty(0) for name in series.SERIES_COLUMNS[series_name]}]
+    found = 0
+    while found < count:
+        block = series.read_series(
+            session=session, run_id=run_id, series=series_name, min_step=min_step, max_step=max_step,
+            limit=count,
+        )  # fmt: skip
+        if block["step"].size == 0:
+            break
+        parts.append(_lr_kept(block, query))
+        found += parts[-1]["step"].size
+        min_step = int(block["step"][-1]) + 1
+    return {name: np.concatenate([part[name] for part in parts])[:count] for name in parts[0]}
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -74,3 +74,46 @@ def read_downsampled(
 
 def _joined(parts: list[Columns], series: str) -> Columns:
     return {name: np.concatenate([part[name] for part in parts]) for name in SERIES_COLUMNS[series]}
+
+
+def steps_within_lr(
+    *, session: Session, run_id: str, series: str, min_lr: float | None, max_lr: float | None
+) -> range | None:
+    """The steps whose points have min_lr <= lr <= max_lr, found from the overviews; None if lr ever falls.
+
+    A range test's lr never decreases with the step, so the matching points are one step range. Every
+    chunk's first and last points are in its overview, so the overview brackets each end of that range
+    between two of its points, and only the points between them (within one chunk) are read.
+    """
+    chunks = chunk_extents(session=session, run_id=run_id, series=series)
+    stored = chunk_extents(session=session, run_id=run_id, series=overview_series(series))
+    if len(stored) != len(chunks):
+        return None  # chunks written before overviews existed
+    if not chunks:
+        return range(0)
+    points = read_series(session=session, run_id=run_id, series=overview_series(series))
+    steps, lrs = points["step"].astype(np.int64), points["lr"]
+    if not np.isfinite(lrs).all() or bool((np.diff(lrs) < 0).any()):
+        return None
+    first, last = int(steps[0]), int(steps[-1])
+    if min_lr is not None:
+        above = int(np.searchsorted(lrs, min_lr, side="left"))
+        if above == steps.size:
+            return range(0)
+        if above > 0:
+            between = read_series(
+                session=session, run_id=run_id, series=series, min_step=int(steps[above - 1]) + 1,
+                max_step=int(steps[above]),
+            )  # fmt: skip
+            first = int(between["step"][np.argmax(between["lr"] >= min_lr)])
+    if max_lr is not None:
+        below = int(np.searchsorted(lrs, max_lr, side="right")) - 1
+        if below < 0:
+            return range(0)
+        if below < steps.size - 1:
+            between = read_series(
+                session=session, run_id=run_id, series=series, min_step=int(steps[below]),
+                max_step=int(steps[below + 1]) - 1,
+            )  # fmt: skip
+            last = int(between["step"][np.flatnonzero(between["lr"] <= max_lr)[-1]])
+    return range(first, last + 1)

@@ -95,9 +95,6 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = False  # the API logs each request (method, path, status)
 
-    # Only for `make run`: a key printed on first start so the embedded default is secure and one command.
-    bootstrap_key: SecretStr | None = None
-
     @field_validator("data_roots", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:

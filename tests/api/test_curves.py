@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import series
 from store.db import transaction
-from store.models import Run, RunKind, RunStatus
+from store.models import Run, RunKind, RunStatus, SeriesChunk
 
 pytestmark = pytest.mark.anyio
 
@@ -206,6 +207,91 @@ async def test_paging_combines_with_an_lr_filter(
         client, lr_find_run, auth, min_lr=float(lr[20]), limit=10, cursor=first["next_cursor"]
     )
     assert first["step"] + second["step"] == list(range(20, 40))
+
+
+async def test_lr_filters_on_a_long_range_test_read_the_overviews_and_the_end_chunks_only(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    make_run: Callable[..., Run],
+    session_factory: sessionmaker[Session],
+) -> None:
+    run = make_run(RunKind.LR_FIND, RunStatus.SUCCEEDED, result={})
+    count, chunk, low, high = 100_000, 8192, 20_000, 70_000
+    steps = np.arange(count, dtype=float)
+    loss = 2.0 + ((steps - 60_000) / count) ** 2
+    columns = {"step": steps, "lr": np.geomspace(1e-6, 1.0, count), "loss": loss, "smoothed_loss": loss}
+    columns["accuracy"] = steps / count
+    with transaction(session_factory) as session:
+        for start in range(0, count, chunk):
+            part = {key: values[start : start + chunk] for key, values in columns.items()}
+            series.append_chunk(session=session, run_id=run.id, series="range", columns=part)
+        # the chunks of the two ends (and the one a page may reach) stay readable; reading any other fails
+        readable = [low // chunk * chunk, (low // chunk + 1) * chunk, high // chunk * chunk]
+        session.execute(
+            sa.update(SeriesChunk)
+            .where(
+                SeriesChunk.run_id == run.id,
+                SeriesChunk.series == "range",
+                SeriesChunk.first_step.not_in(readable),
+            )
+            .values(data=b"unreadable")
+        )
+    lr = columns["lr"]
+    bounds = {"min_lr": float(lr[low]), "max_lr": float(lr[high])}
+
+    reduced = await curves(client, run, auth, max_points=200, **bounds)
+    first = await curves(client, run, auth, limit=1000, **bounds)
+    second = await curves(client, run, auth, limit=1000, cursor=first["next_cursor"], **bounds)
+    table = await client.get(
+        f"/runs/{run.id}/curves", params={"format": "csv", "limit": 1000, **bounds}, headers=auth
+    )
+
+    assert 50 <= reduced["points"] <= 200
+    assert (reduced["step"][0], reduced["step"][-1]) == (low, high)
+    assert min(reduced["lr"]) >= bounds["min_lr"]
+    assert max(reduced["lr"]) <= bounds["max_lr"]
+    assert first["step"] + second["step"] == list(range(low, low + 2000))
+    assert table.status_code == 200, table.text
+    below = await curves(client, run, auth, max_lr=float(lr[0]) / 2, max_points=200)
+    assert below["points"] == 0
+
+
+async def test_an_lr_filtered_page_of_a_long_training_curve_reads_only_the_chunks_the_page_spans(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    make_run: Callable[..., Run],
+    session_factory: sessionmaker[Session],
+) -> None:
+    run = make_run(RunKind.TRAIN, RunStatus.SUCCEEDED, result={})
+    count, chunk = 100_000, 8192
+    steps = np.arange(count, dtype=float)
+    cycle = np.abs((steps % 2000) / 1000 - 1)  # triangular: the lr rises and falls every 2000 steps
+    columns = {
+        "step": steps,
+        "epoch": steps // 1000,
+        "lr": 0.001 + 0.009 * cycle,
+        "loss": 3.0 - steps / count,
+    }
+    with transaction(session_factory) as session:
+        for start in range(0, count, chunk):
+            part = {key: values[start : start + chunk] for key, values in columns.items()}
+            series.append_chunk(session=session, run_id=run.id, series="batch", columns=part)
+        # past the third chunk nothing can be read: a page that read the whole series would fail
+        session.execute(
+            sa.update(SeriesChunk)
+            .where(
+                SeriesChunk.run_id == run.id,
+                SeriesChunk.series == "batch",
+                SeriesChunk.first_step >= 3 * chunk,
+            )
+            .values(data=b"unreadable")
+        )
+    expected = steps[columns["lr"] >= 0.008].astype(int).tolist()
+
+    first = await curves(client, run, auth, min_lr=0.008, limit=1000)
+    second = await curves(client, run, auth, min_lr=0.008, limit=1000, cursor=first["next_cursor"])
+
+    assert first["batch"]["step"] + second["batch"]["step"] == expected[:2000]
 
 
 @pytest.mark.parametrize(

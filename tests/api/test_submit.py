@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from celery import Celery
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.relay import relay_once
@@ -101,6 +103,27 @@ async def test_the_same_idempotency_key_and_body_return_the_first_run_without_se
     assert again.json()["id"] == first.json()["id"]
     assert again.headers["location"] == first.headers["location"]
     assert sent_run_ids(at_least=1) == [first.json()["id"]]
+
+
+async def test_two_racing_requests_with_one_idempotency_key_make_one_run(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    owner: str,
+    lr_find_body: dict[str, Any],
+    session_factory: sessionmaker[Session],
+) -> None:
+    rounds = 5
+    for attempt in range(rounds):
+        headers = {**auth, "Idempotency-Key": f"race-{attempt}"}
+        answers = await asyncio.gather(
+            *(client.post("/lr-find", json=lr_find_body, headers=headers) for _ in range(2))
+        )
+
+        assert sorted(answer.status_code for answer in answers) == [200, 202], [a.text for a in answers]
+        assert answers[0].json()["id"] == answers[1].json()["id"]
+    with session_factory() as session:
+        made = session.scalar(select(func.count()).select_from(Run).where(Run.owner == owner))
+    assert made == rounds
 
 
 async def test_an_idempotency_key_reused_with_another_body_is_422(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torchvision.datasets.cifar
 
 import clr
 
@@ -89,3 +91,41 @@ def test_a_file_that_is_not_idx_is_refused_naming_it(tmp_path: Path) -> None:
         (tmp_path / "mnist" / f"train-{kind}-ubyte").write_bytes(b"<html>not found</html>")
     with pytest.raises(ValueError, match="train-images-idx3-ubyte is not an IDX file"):
         clr.load_dataset(clr.DatasetSpec("mnist"), data_roots=[tmp_path], batch_size=8, seed=0)
+
+
+def write_cifar_batches(folder: Path, per_batch: int, test_count: int, seed: int) -> list[int]:
+    """CIFAR-10's python layout (five data batches, a test batch, batches.meta) with a few random images;
+    the test labels written."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    test_labels: list[int] = []
+    for name, n in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", test_count)]:
+        labels = rng.integers(0, 10, size=n).tolist()
+        data = rng.integers(0, 256, size=(n, 3 * 32 * 32), dtype=np.uint8)
+        with (folder / name).open("wb") as file:
+            pickle.dump({"batch_label": name, "labels": labels, "data": data}, file)
+        test_labels = labels
+    with (folder / "batches.meta").open("wb") as file:
+        pickle.dump({"label_names": [f"class-{k}" for k in range(10)], "num_vis": 3072}, file)
+    return test_labels
+
+
+def test_cifar10_loads_its_python_batches_from_a_data_root_and_validates_on_its_test_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test_labels = write_cifar_batches(tmp_path / "cifar10" / "cifar-10-batches-py", 8, 12, seed=0)
+    # torchvision checks each file's MD5 against the real release's, which written files cannot match
+    monkeypatch.setattr(
+        torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: Path(path).is_file()
+    )
+
+    data = clr.load_dataset(
+        clr.DatasetSpec("cifar10"), data_roots=[tmp_path], batch_size=4, seed=0, device="cpu"
+    )
+
+    assert (data.num_classes, data.input_shape) == (10, (3, 32, 32))
+    assert data.info == clr.DataInfo(validation="test", train_samples=40, val_samples=12)
+    assert sorted(int(label) for _, y in data.val for label in y) == sorted(test_labels)
+    x, y = next(iter(data.train))
+    assert x.shape == (4, 3, 32, 32)
+    assert int(y.max()) < 10

@@ -90,13 +90,33 @@ def test_workers_get_more_time_to_stop_than_their_jobs_take_to_drain() -> None:
     assert seconds(worker["stop_grace_period"]) >= drain + 15  # the worker exits after its jobs drained
 
 
-def test_the_worker_gets_every_gpu_of_its_node_and_a_pool_process_for_each() -> None:
-    worker = compose()["services"]["worker"]
+def merged(base: Any, override: Any) -> Any:
+    """`override` laid over `base` as `docker compose -f base -f override` merges mappings."""
+    if not (isinstance(base, dict) and isinstance(override, dict)):
+        return override
+    return {key: merged(base[key], value) if key in base else value for key, value in override.items()} | {
+        key: value for key, value in base.items() if key not in override
+    }
+
+
+def test_the_base_stack_reserves_no_gpu_so_it_starts_without_the_nvidia_runtime() -> None:
+    for name, service in compose()["services"].items():
+        assert "devices" not in service.get("deploy", {}).get("resources", {}).get("reservations", {}), name
+        assert "runtime" not in service, name
+
+
+def test_the_gpu_override_gives_the_worker_every_gpu_and_a_pool_process_for_each() -> None:
+    override = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())
+    worker = merged(compose(), override)["services"]["worker"]
+
+    assert set(override["services"]) == {"worker"}
     (devices,) = worker["deploy"]["resources"]["reservations"]["devices"]
-    assert (devices["count"], devices["capabilities"]) == ("all", ["gpu"])
+    assert (devices["driver"], devices["count"], devices["capabilities"]) == ("nvidia", "all", ["gpu"])
     command = worker["command"]
     assert command[command.index("--queues") + 1] == worker["environment"]["CLR_QUEUE"]
     assert command[command.index("--gpus") + 1] == "all"
+    documented = "docker compose -f docker-compose.yml -f docker-compose.gpu.yml up -d"
+    assert documented in (ROOT / "README.md").read_text()
 
 
 def test_flower_runs_only_when_asked_for_and_refuses_to_start_without_credentials() -> None:

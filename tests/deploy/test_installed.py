@@ -1,8 +1,10 @@
-"""The installed wheel alone runs the service: migrate, API, worker, range test, dashboard and docs."""
+"""The installed wheel alone runs the service: migrate, api, worker, serve, relay, dashboard and docs."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -104,10 +106,9 @@ def test_every_package_is_imported_from_the_wheel_and_the_source_tree_is_not_imp
     assert all(Path(path).is_relative_to(stack.installed.venv) for path in done.stdout.split()), done.stdout
 
 
-def test_a_range_test_completes_over_http_on_the_installed_service(stack: InstalledStack) -> None:
+def assert_a_range_test_completes(base_url: str, key: str) -> None:
     body = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "batch_size": 16, "num_iter": 30}
-    headers = {"Authorization": f"Bearer {stack.key}"}
-    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=30) as client:
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
         answer = client.post("/lr-find", json=body)
         assert answer.status_code == 202, answer.text
         run = wait_for_status(client, answer.json()["id"], {"succeeded", "failed"}, timeout=180)
@@ -116,6 +117,61 @@ def test_a_range_test_completes_over_http_on_the_installed_service(stack: Instal
     assert run["status"] == "succeeded", run["error"]
     assert curve["step"] == list(range(30))
     assert run["result"]["suggested_max_lr"] is not None
+
+
+def test_a_range_test_completes_over_http_on_the_installed_service(stack: InstalledStack) -> None:
+    assert_a_range_test_completes(stack.base_url, stack.key)
+
+
+def test_serve_from_an_empty_directory_runs_a_range_test_on_its_sqlite_default_and_stops_on_sigterm(
+    installed: Installed, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLR_") and k != "PYTHONPATH"}
+    port = free_port()
+    with (tmp_path / "serve.log").open("ab") as log:
+        serve = subprocess.Popen(
+            [installed.clr_service, "serve", "--port", str(port)],
+            cwd=tmp_path, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: ready(base_url), timeout=120, what="the installed serve to be ready")
+        assert_a_range_test_completes(base_url, (tmp_path / "var" / "local-api-key").read_text().strip())
+        before_stop = (tmp_path / "serve.log").stat().st_size
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=90) == -signal.SIGTERM
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+    assert (tmp_path / "var" / "clr.db").is_file()  # the SQLite default, under ./var
+    assert b"Traceback" not in (tmp_path / "serve.log").read_bytes()[before_stop:]  # a clean stop
+
+
+def test_a_standalone_relay_from_the_wheel_runs_until_sigterm_then_exits_cleanly(
+    stack: InstalledStack, tmp_path: Path
+) -> None:
+    log = tmp_path / "relay.log"
+    with log.open("ab") as out:
+        relay = subprocess.Popen(
+            [stack.installed.clr_service, "relay"],
+            cwd=stack.cwd,
+            env=stack.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(
+            lambda: "relay sending queued runs" in log.read_text(), timeout=60, what="the relay to start"
+        )
+        assert relay.poll() is None, log.read_text()
+        relay.send_signal(signal.SIGTERM)
+        assert relay.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+            relay.wait()
+    assert "Traceback" not in log.read_text()
 
 
 def test_the_dashboard_and_every_asset_it_references_load(stack: InstalledStack) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from sqlalchemy.orm import Session, sessionmaker
 
+from clr.plugins import ModelInput, model_plugins
 from store import runs, series
 from store.db import transaction
 from store.jobspec import adapter, request_of
@@ -159,3 +162,40 @@ def test_a_recorder_of_a_superseded_attempt_writes_no_point_and_stops_the_job(
     with session_factory() as session:
         assert series.read_series(session=session, run_id=run_id, series="batch")["step"].size == 0
     assert load(session_factory, run_id).status == RunStatus.RUNNING
+
+
+def test_missing_pretrained_weights_fail_the_run_with_weights_missing(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path, data_roots=[tmp_path], torch_home=tmp_path / "empty-hub")
+    body = {**DIGITS, "model": {"name": "resnet18", "params": {"pretrained": True}}, "num_iter": 5}
+    run_id = queue(session_factory, RunKind.LR_FIND, body)
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
+    error = load(session_factory, run_id).error
+    assert error["code"] == "weights_missing"
+    assert "resnet18-f37072fd.pth" in error["detail"]
+    assert "CLR_TORCH_HOME" in error["detail"]
+
+
+def test_cuda_out_of_memory_in_a_job_fails_it_with_its_code_and_empties_the_cuda_cache(
+    session_factory: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def out_of_memory(params: Any, given: ModelInput) -> Any:
+        calls.append("build")  # as on a GPU node, where the job initialised CUDA before running out
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB\nfull report")
+
+    installed = model_plugins()["vanilla_cnn"]
+    plugin = dataclasses.replace(installed.plugin, build=out_of_memory)
+    monkeypatch.setitem(model_plugins(), "vanilla_cnn", dataclasses.replace(installed, plugin=plugin))
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: "build" in calls)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty_cache"))
+    run_id = queue(session_factory, RunKind.TRAIN, {**DIGITS, "epochs": 1})
+
+    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
+
+    error = load(session_factory, run_id).error
+    assert error["code"] == "cuda_out_of_memory"
+    assert error["detail"].startswith("CUDA out of memory. Tried to allocate 20.00 GiB. Lower batch_size")
+    assert calls == ["build", "empty_cache"]
