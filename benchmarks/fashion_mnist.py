@@ -96,9 +96,9 @@ def table(comparison: dict[str, Any], summary: dict[str, Any], hardware: str) ->
     model = request["model"]
     lines += [
         "",
-        f"Mean ± std over {request['repeats']} seeds; {model['name']} (width {model['width']}), batch "
-        f"{request['batch_size']}, {request['epochs']} epochs on the 60,000 training images, tested on the "
-        f"10,000 official test images after every epoch. {hardware}; wall time "
+        f"Mean ± std over {request['repeats']} seeds; {model['name']} (width {model['params']['width']}), "
+        f"batch {request['batch_size']}, {request['epochs']} epochs on the 60,000 training images, tested on "
+        f"the 10,000 official test images after every epoch. {hardware}; wall time "
         f"{(ended - started).total_seconds() / 3600:.2f} h for {len(runs)} runs on one worker.",
     ]
     if found is not None and found["result"]:
