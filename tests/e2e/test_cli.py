@@ -101,6 +101,61 @@ def test_a_failed_run_waited_for_exits_1_with_its_problem(service: Service) -> N
 
 
 @ONE_STACK
+def test_watching_a_failed_run_exits_1_with_its_problem(service: Service) -> None:
+    run_id = cli_json("lr-find", "--dataset", "cifar10", env=as_user(service))["id"]
+
+    watched = cli("watch", run_id, env=as_user(service))
+
+    assert watched.returncode == ExitCode.FAILED, watched.stderr
+    assert watched.stdout.startswith(f"{run_id}\tlr_find\tfailed")
+    assert re.search(rf"run {run_id} failed\n  dataset_missing: .+", watched.stderr), watched.stderr
+
+
+@ONE_STACK
+def test_a_wait_limit_that_passes_exits_5_and_leaves_the_run_going(service: Service) -> None:
+    env = as_user(service)
+    waited = cli("lr-find", "--num-iter", "100000", "--wait", "--wait-limit", "1", env=env)
+    run_id = waited.stderr.split()[1] if waited.stderr.startswith("run ") else ""
+    still = cli_json("show", run_id, env=env) if run_id else {}
+    cli("cancel", run_id, env=env)  # free the worker for the other tests
+
+    assert waited.returncode == ExitCode.TIMEOUT, waited.stderr
+    assert re.search(r"^run [0-9a-f]{32} still (queued|running) after 1.0 s", waited.stderr), waited.stderr
+    assert f"follow it with `clr-service watch {run_id}`" in waited.stderr
+    assert still["status"] in {"queued", "running"}
+
+
+@ONE_STACK
+def test_curves_prints_the_steps_as_a_table_or_json_and_plot_writes_png_and_svg(
+    service: Service, tmp_path: Path
+) -> None:
+    env = as_user(service)
+    run = cli_json("lr-find", "--num-iter", "20", "--wait", env=env)
+    assert run["status"] == "succeeded", run["error"]
+
+    table = cli("curves", run["id"], env=env)
+    columns = cli_json("curves", run["id"], env=env)
+    fewer = cli("curves", run["id"], "--max-points", "5", env=env)
+    png = cli("plot", run["id"], "--out", str(tmp_path / "range.png"), env=env)
+    svg = cli_json("plot", run["id"], "--out", str(tmp_path / "range.svg"), env=env)
+
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header == "step\tlr\tloss\tsmoothed_loss"
+    assert (columns["kind"], columns["run_id"], len(columns["step"])) == ("lr_find", run["id"], len(rows))
+    assert 10 <= len(rows) <= 20
+    steps = [int(row.split("\t")[0]) for row in rows]
+    assert steps == columns["step"]
+    assert [float(row.split("\t")[1]) for row in rows] == pytest.approx(columns["lr"], rel=1e-5)
+    assert fewer.returncode == 0, fewer.stderr
+    assert 2 <= len(fewer.stdout.splitlines()) - 1 <= 5
+    assert (png.returncode, png.stdout) == (0, f"{tmp_path / 'range.png'}\n")
+    assert (tmp_path / "range.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert svg == {"path": str(tmp_path / "range.svg")}
+    assert b"<svg" in (tmp_path / "range.svg").read_bytes()[:500]
+
+
+@ONE_STACK
 def test_lr_find_takes_an_image_folder_model_params_a_seed_and_past_end_lr(service: Service) -> None:
     make_folder(service.home / "data" / "cli-colours", per_class=8)
     args = ["--dataset", "imagefolder", "--dataset-path", "cli-colours", "--batch-size", "8", "--seed", "3"]
