@@ -13,12 +13,15 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli import commands
+from cli.output import AsJson, print_json
 from cli.processes import run_together
 from dispatch.logs import logging_config
 from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
+from store.models import ApiKey
+from store.runs import as_utc
 from store.settings import Settings, get_settings
 from worker.devices import choose_gpus, visible_gpus
 
@@ -245,28 +248,47 @@ def _ensure_local_key() -> None:
     typer.echo(f"Created an API key for owner '{LOCAL_OWNER}' (kept in {path}):\n\n    {plain}\n")
 
 
+def _key_fields(row: ApiKey) -> dict[str, str | None]:
+    revoked = as_utc(row.revoked_at).isoformat() if row.revoked_at else None
+    return {
+        "prefix": row.prefix,
+        "owner": row.owner,
+        "created_at": as_utc(row.created_at).isoformat(),
+        "revoked_at": revoked,
+    }
+
+
 @keys_app.command("create")
 def keys_create(
     owner: Annotated[str, typer.Option("--owner", metavar="OWNER", help="Who the key's runs belong to")],
+    as_json: AsJson = False,
 ) -> None:
     """Create a key and print it once; only its digest is stored."""
     with transaction(_factory()) as session:
         row, plain = keys.create_key(session=session, owner=owner)
+        fields = _key_fields(row)
+    if as_json:
+        print_json({"key": plain, **fields})
+        return
     typer.echo(plain)
-    typer.echo(f"owner={row.owner} prefix={row.prefix}", err=True)
+    typer.echo(f"owner={fields['owner']} prefix={fields['prefix']}", err=True)
 
 
 @keys_app.command("revoke")
 def keys_revoke(
     prefix: Annotated[str, typer.Argument(metavar="KEY", help="The key, or its first 12 characters")],
+    as_json: AsJson = False,
 ) -> None:
     """Revoke a key."""
     with transaction(_factory()) as session:
         count = keys.revoke_key(session=session, prefix=prefix)
+    if as_json:
+        print_json({"prefix": prefix[:12], "revoked": count})
+    elif count:
+        typer.echo(f"revoked {count} key(s)")
     if not count:
         typer.echo(f"no active key starts with {prefix[:12]!r}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"revoked {count} key(s)")
 
 
 @keys_app.command("list")
@@ -274,9 +296,13 @@ def keys_list(
     owner: Annotated[
         str | None, typer.Option("--owner", metavar="OWNER", help="Only this owner's keys")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """List keys (prefix, owner, created, revoked)."""
     with transaction(_factory()) as session:
-        for row in keys.list_keys(session=session, owner=owner):
-            revoked = row.revoked_at.isoformat() if row.revoked_at else "active"
-            typer.echo(f"{row.prefix}\t{row.owner}\t{row.created_at.isoformat()}\t{revoked}")
+        rows = [_key_fields(row) for row in keys.list_keys(session=session, owner=owner)]
+    if as_json:
+        print_json({"items": rows})
+        return
+    for row in rows:
+        typer.echo(f"{row['prefix']}\t{row['owner']}\t{row['created_at']}\t{row['revoked_at'] or 'active'}")

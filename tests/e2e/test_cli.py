@@ -26,6 +26,7 @@ COMMANDS = [
     *("lr-find", "train", "runs", "show", "watch", "cancel", "delete", "curves", "plot"),
     *("compare", "comparisons", "comparison show", "comparison watch", "comparison cancel"),
     *("comparison delete", "api", "worker", "serve", "migrate", "relay", "keys create", "keys list"),
+    "keys revoke",
 ]
 
 
