@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,7 @@ from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.models import ApiKey
 from store.runs import as_utc
-from store.settings import Settings, get_settings
+from store.settings import LogLevel, Settings, get_settings
 from worker.devices import choose_gpus, visible_gpus
 
 # Help is click's plain text: typer's rich panels show `<str>`/`<bool>` type placeholders with click 8.5.
@@ -54,7 +54,7 @@ def main(
 
 
 LOCAL_OWNER = "local"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
 
 
@@ -69,10 +69,12 @@ def migrate() -> None:
     typer.echo("database at head")
 
 
-LogLevel = Annotated[
+LogLevelOption = Annotated[
     str | None,
     typer.Option(
-        "--log-level", metavar="LEVEL", help="debug, info, warning or error (default: CLR_LOG_LEVEL, info)"
+        "--log-level",
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (default: CLR_LOG_LEVEL, info)",
     ),
 ]
 
@@ -83,7 +85,7 @@ def api(
     port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(metavar="N", help="uvicorn worker processes")] = 1,
     relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
-    log_level: LogLevel = None,
+    log_level: LogLevelOption = None,
     access_log: Annotated[
         bool | None,
         typer.Option(help="Log every request: method, path, status (default: CLR_ACCESS_LOG, off)"),

@@ -11,11 +11,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from cli.exits import ExitCode
+from clr.specs import OptimizerName, Policy
+from store.models import RunKind, RunStatus
+from store.settings import LogLevel
 from tests.clr.test_folders import make_folder
 from tests.e2e.conftest import ROOT, Service, free_port, wait_for_status
 
@@ -65,6 +68,19 @@ def test_help_shows_no_type_placeholders(command: str) -> None:
     assert shown.returncode == 0, shown.stderr
     assert not re.search(r"<(str|int|float|bool|path)>", shown.stdout), shown.stdout
     assert not re.search(r"^ +--[A-Z]", shown.stdout, re.MULTILINE), shown.stdout  # options keep their names
+
+
+def test_help_and_checks_take_their_values_from_the_single_definitions() -> None:
+    train = cli("train", "--help").stdout
+    runs = cli("runs", "--help").stdout
+    bad_level = cli("api", "--log-level", "verbose")
+
+    assert ", ".join(get_args(OptimizerName)) in " ".join(train.split())
+    assert ", ".join(get_args(Policy)) in " ".join(train.split())
+    assert ", ".join(RunStatus) in " ".join(runs.split())
+    assert " or ".join(RunKind) in runs
+    assert bad_level.returncode == ExitCode.USAGE
+    assert f"'verbose' is not one of {', '.join(get_args(LogLevel))}" in " ".join(bad_level.stderr.split())
 
 
 def test_version_prints_the_installed_version() -> None:
