@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cli import commands
 from cli.output import AsJson, print_json
-from cli.processes import run_together
+from cli.processes import end_by, run_together
 from dispatch.logs import logging_config
 from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
@@ -94,22 +94,25 @@ def api(
     """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker.
 
     Several workers count HTTP metrics in a shared directory (PROMETHEUS_MULTIPROC_DIR, made here unless
-    set), so /metrics answers the same whichever process serves it.
+    set, and removed on exit), so /metrics answers the same whichever process serves it.
     """
     settings = get_settings()
     level = _checked_level(log_level) or settings.log_level
     env = {**os.environ, "CLR_LOG_LEVEL": level}
-    if workers > 1:
-        env.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="clr-api-metrics-"))
     chosen = settings.access_log if access_log is None else access_log
     command = api_command(host, port, workers=workers, log_level=level, access_log=chosen)
-    # uvicorn's supervisor of several workers never loads the app: it takes the format from --log-config.
-    config = Path(tempfile.mkdtemp(prefix="clr-api-")) / "logging.json"
-    config.write_text(json.dumps(logging_config(settings, "api", level=level.upper())))
-    processes = {"api": [*command, f"--log-config={config}"]}
-    if relay:
-        processes["relay"] = relay_command()
-    run_together(processes, env, grace=STOP_GRACE)
+    with tempfile.TemporaryDirectory(prefix="clr-api-") as scratch:  # removed however the processes stop
+        if workers > 1 and MULTIPROCESS_DIR not in env:
+            (metrics := Path(scratch) / "metrics").mkdir()
+            env[MULTIPROCESS_DIR] = str(metrics)
+        # uvicorn's supervisor of several workers never loads the app: it takes the format from --log-config.
+        config = Path(scratch) / "logging.json"
+        config.write_text(json.dumps(logging_config(settings, "api", level=level.upper())))
+        processes = {"api": [*command, f"--log-config={config}"]}
+        if relay:
+            processes["relay"] = relay_command()
+        stopped_by = run_together(processes, env, grace=STOP_GRACE)
+    end_by(stopped_by)
 
 
 def _checked_level(level: str | None) -> str | None:
@@ -233,7 +236,7 @@ def serve(
         "worker": worker_command(settings.queue, 1, "embedded@%h"),
         "relay": relay_command(),
     }
-    run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE)
+    end_by(run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE))
 
 
 def _ensure_local_key() -> None:
