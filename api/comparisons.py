@@ -47,7 +47,8 @@ class ComparisonOut(LabelsOut):
 
     id: str
     status: ComparisonStatus = Field(
-        description="running while children run or variants wait for their range test; then how they ended"
+        description="running while children run or variants wait for their range test; then failed if any "
+        "child failed, else cancelled if any was cancelled, else succeeded"
     )
     created_at: datetime
     pending_release: bool = Field(
@@ -147,13 +148,14 @@ def _located(spec: ComparisonCreate, variant: str) -> tuple[str | int, ...]:
 
 
 def overall_status(comparison: Comparison, children: list[Run]) -> ComparisonStatus:
-    """running while any child is unfinished or variants are held; otherwise how the children ended."""
+    """running while any child is unfinished or variants are held; then failed if any child failed, else
+    cancelled if any was cancelled, else succeeded (a failure is never hidden behind a cancellation)."""
     states = {RunStatus(run.status) for run in children}
     if comparison.pending_release or not states or any(not s.is_terminal for s in states):
         return "running"
     if states == {RunStatus.SUCCEEDED}:
         return "succeeded"
-    return "cancelled" if RunStatus.CANCELLED in states else "failed"
+    return "failed" if RunStatus.FAILED in states else "cancelled"
 
 
 def comparison_out(*, session: Session, comparison: Comparison) -> ComparisonOut:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,9 +118,15 @@ async def get_hot_path(request: Request) -> HotPath:
 
 
 HotPathDep = Annotated[HotPath, Depends(get_hot_path)]
+RunIdPath = Annotated[
+    str, Path(description="The run's id (32 hex digits) from `POST /lr-find` or `POST /train`")
+]
+ComparisonIdPath = Annotated[
+    str, Path(description="The comparison's id (32 hex digits) from `POST /comparisons`")
+]
 
 
-async def get_owned_run(run_id: str, owner: OwnerDep, hot: HotPathDep) -> Run:
+async def get_owned_run(run_id: RunIdPath, owner: OwnerDep, hot: HotPathDep) -> Run:
     """The caller's run `run_id`; another owner's run is as unknown as a missing one."""
     run = await hot.run(run_id=run_id, owner=owner) if is_id(run_id) else None
     if run is None:
@@ -140,7 +146,9 @@ async def get_stream_slots(request: Request) -> StreamSlots:
 StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 
 
-async def get_owned_comparison(comparison_id: str, owner: OwnerDep, factory: SessionFactoryDep) -> Comparison:
+async def get_owned_comparison(
+    comparison_id: ComparisonIdPath, owner: OwnerDep, factory: SessionFactoryDep
+) -> Comparison:
     """The caller's comparison `comparison_id`; another owner's is as unknown as a missing one."""
     comparison = (
         await read_apart(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import io
+import json
 import textwrap
 from typing import Any
 
@@ -62,15 +63,18 @@ def run_plot(*, session: Session, run: Run, fmt: PlotFormat) -> bytes:
 def describe(request: dict[str, Any]) -> str:
     """Model, dataset, optimizer and batch size of a run's request, in a few words."""
     model = request.get("model", {})
-    words = [model.get("name", "?") + _width(model)]
+    words = [model.get("name", "?") + _params(model.get("params") or {})]
     words.append(f"on {request.get('dataset', {}).get('name', '?')},")
     words.append(request.get("optimizer", {}).get("name", "sgd"))
     return " ".join(words) + (f", batch {request['batch_size']}" if "batch_size" in request else "")
 
 
-def _width(model: dict[str, Any]) -> str:
-    width = model.get("params", {}).get("width") if model.get("name") == "vanilla_cnn" else None
-    return "" if width is None else f" (width {width})"
+def _params(params: dict[str, Any]) -> str:
+    """A model plugin's parameters as ` (key=value, ...)`, whichever plugin it is; nothing for none."""
+    shown = [
+        f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in params.items()
+    ]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def informative_end(smoothed: np.ndarray) -> int:
@@ -199,7 +203,7 @@ def comparison_figure(curves: ComparisonCurves, request: dict[str, Any], fmt: Pl
     figure = Figure(figsize=(11, 4.5), layout="constrained")
     dataset = request["dataset"]
     split = DatasetSpec(**dataset).validation_split
-    model = request["model"]["name"] + _width(request["model"])
+    model = request["model"]["name"] + _params(request["model"].get("params") or {})
     figure.suptitle(
         f"{model} on {dataset['name']}, batch {request['batch_size']}, {request['repeats']} seeds"
     )

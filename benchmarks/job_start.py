@@ -14,7 +14,7 @@ import functools
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from benchmarks.common import (
     wait_until,
 )
 from store.migrate import upgrade
+from store.models import TERMINAL_STATUSES
 
 LR_FIND = {
     "model": {"name": "vanilla_cnn"},
@@ -38,7 +39,6 @@ LR_FIND = {
     "batch_size": 16,
     "num_iter": 2000,
 }
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 def start_times(home: Path, database: str, broker: str, repeats: int) -> list[float]:
@@ -55,7 +55,7 @@ def start_times(home: Path, database: str, broker: str, repeats: int) -> list[fl
                 start = time.perf_counter()
                 run_id = client.post("/lr-find", json=LR_FIND).json()["id"]
                 status = wait_until(
-                    functools.partial(_status_in, client, run_id, {"running"} | TERMINAL),
+                    functools.partial(_status_in, client, run_id, {"running"} | TERMINAL_STATUSES),
                     timeout=120,
                     what="the run to start",
                     interval=0.01,
@@ -65,13 +65,13 @@ def start_times(home: Path, database: str, broker: str, repeats: int) -> list[fl
                 if attempt:
                     seconds.append(time.perf_counter() - start)
                 client.post(f"/runs/{run_id}/cancel")
-                stopped = functools.partial(_status_in, client, run_id, TERMINAL)
+                stopped = functools.partial(_status_in, client, run_id, TERMINAL_STATUSES)
                 wait_until(stopped, timeout=120, what="the run to stop")
                 time.sleep(0.5)  # the worker acknowledges and goes back to its queue
     return seconds
 
 
-def _status_in(client: httpx.Client, run_id: str, statuses: set[str]) -> str | None:
+def _status_in(client: httpx.Client, run_id: str, statuses: Set[str]) -> str | None:
     status: str = client.get(f"/runs/{run_id}").json()["status"]
     return status if status in statuses else None
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import typer
 
@@ -31,6 +31,8 @@ from cli.output import (
 )
 from cli.watching import watch_run
 from client import ClrClient, Run
+from clr.specs import OptimizerName, Policy
+from store.models import RunKind, RunStatus
 
 Wait = Annotated[
     bool, typer.Option("--wait", help="Wait until the run ends; exit status by how it ended (see README)")
@@ -41,9 +43,7 @@ Model = Annotated[
 Dataset = Annotated[
     str, typer.Option(metavar="NAME", help="A dataset plugin: digits, shapes, mnist, ... (GET /datasets)")
 ]
-Optimizer = Annotated[
-    str, typer.Option(metavar="NAME", help="sgd, sgd_momentum, adagrad, rmsprop, adam or adamw")
-]
+Optimizer = Annotated[str, typer.Option(metavar="NAME", help=", ".join(get_args(OptimizerName)))]
 BatchSize = Annotated[int, typer.Option(metavar="N", help="Batch size")]
 WaitLimit = Annotated[float, typer.Option(metavar="SECONDS", help="Seconds --wait waits at most")]
 Name = Annotated[str | None, typer.Option(metavar="TEXT", help="A short name to find the run by")]
@@ -109,9 +109,7 @@ def train(
     dataset_path: DatasetPath = None,
     seed: Seed = 0,
     epochs: Annotated[int, typer.Option(metavar="N", help="Epochs to train")] = 10,
-    policy: Annotated[
-        str, typer.Option(metavar="NAME", help="triangular, triangular2, exp_range, one_cycle, …")
-    ] = "triangular",
+    policy: Annotated[str, typer.Option(metavar="NAME", help=", ".join(get_args(Policy)))] = "triangular",
     base_lr: Annotated[float | None, typer.Option(metavar="LR", help="Lower bound of the cycle")] = None,
     max_lr: Annotated[float | None, typer.Option(metavar="LR", help="Upper bound of the cycle")] = None,
     step_size_iter: Annotated[int | None, typer.Option(metavar="N", help="Half-cycle in batches")] = None,
@@ -143,12 +141,10 @@ def train(
 
 
 def runs(
-    kind: Annotated[str | None, typer.Option("--kind", metavar="KIND", help="lr_find or train")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", metavar="KIND", help=" or ".join(RunKind))] = None,
     status: Annotated[
         list[str] | None,
-        typer.Option(
-            "--status", metavar="STATUS", help="queued, running, succeeded, failed, … (repeat: any of them)"
-        ),
+        typer.Option("--status", metavar="STATUS", help=f"{', '.join(RunStatus)} (repeat: any of them)"),
     ] = None,
     tag: Annotated[
         list[str] | None,

@@ -7,19 +7,22 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli import commands
-from cli.processes import run_together
+from cli.output import AsJson, print_json
+from cli.processes import end_by, run_together
 from dispatch.logs import logging_config
 from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
-from store.settings import Settings, get_settings
+from store.models import ApiKey
+from store.runs import as_utc
+from store.settings import LogLevel, Settings, get_settings
 from worker.devices import choose_gpus, visible_gpus
 
 # Help is click's plain text: typer's rich panels show `<str>`/`<bool>` type placeholders with click 8.5.
@@ -51,7 +54,7 @@ def main(
 
 
 LOCAL_OWNER = "local"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 STOP_GRACE = 15.0  # seconds the API and relay get to stop before they are killed
 
 
@@ -66,10 +69,12 @@ def migrate() -> None:
     typer.echo("database at head")
 
 
-LogLevel = Annotated[
+LogLevelOption = Annotated[
     str | None,
     typer.Option(
-        "--log-level", metavar="LEVEL", help="debug, info, warning or error (default: CLR_LOG_LEVEL, info)"
+        "--log-level",
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (default: CLR_LOG_LEVEL, info)",
     ),
 ]
 
@@ -80,7 +85,7 @@ def api(
     port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to bind")] = 8000,
     workers: Annotated[int, typer.Option(metavar="N", help="uvicorn worker processes")] = 1,
     relay: Annotated[bool, typer.Option(help="Start a relay process beside the API")] = True,
-    log_level: LogLevel = None,
+    log_level: LogLevelOption = None,
     access_log: Annotated[
         bool | None,
         typer.Option(help="Log every request: method, path, status (default: CLR_ACCESS_LOG, off)"),
@@ -89,22 +94,25 @@ def api(
     """Serve the HTTP API (run `migrate` first), with a relay sending its runs to the broker.
 
     Several workers count HTTP metrics in a shared directory (PROMETHEUS_MULTIPROC_DIR, made here unless
-    set), so /metrics answers the same whichever process serves it.
+    set, and removed on exit), so /metrics answers the same whichever process serves it.
     """
     settings = get_settings()
     level = _checked_level(log_level) or settings.log_level
     env = {**os.environ, "CLR_LOG_LEVEL": level}
-    if workers > 1:
-        env.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="clr-api-metrics-"))
     chosen = settings.access_log if access_log is None else access_log
     command = api_command(host, port, workers=workers, log_level=level, access_log=chosen)
-    # uvicorn's supervisor of several workers never loads the app: it takes the format from --log-config.
-    config = Path(tempfile.mkdtemp(prefix="clr-api-")) / "logging.json"
-    config.write_text(json.dumps(logging_config(settings, "api", level=level.upper())))
-    processes = {"api": [*command, f"--log-config={config}"]}
-    if relay:
-        processes["relay"] = relay_command()
-    run_together(processes, env, grace=STOP_GRACE)
+    with tempfile.TemporaryDirectory(prefix="clr-api-") as scratch:  # removed however the processes stop
+        if workers > 1 and MULTIPROCESS_DIR not in env:
+            (metrics := Path(scratch) / "metrics").mkdir()
+            env[MULTIPROCESS_DIR] = str(metrics)
+        # uvicorn's supervisor of several workers never loads the app: it takes the format from --log-config.
+        config = Path(scratch) / "logging.json"
+        config.write_text(json.dumps(logging_config(settings, "api", level=level.upper())))
+        processes = {"api": [*command, f"--log-config={config}"]}
+        if relay:
+            processes["relay"] = relay_command()
+        stopped_by = run_together(processes, env, grace=STOP_GRACE)
+    end_by(stopped_by)
 
 
 def _checked_level(level: str | None) -> str | None:
@@ -228,7 +236,7 @@ def serve(
         "worker": worker_command(settings.queue, 1, "embedded@%h"),
         "relay": relay_command(),
     }
-    run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE)
+    end_by(run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE))
 
 
 def _ensure_local_key() -> None:
@@ -245,28 +253,47 @@ def _ensure_local_key() -> None:
     typer.echo(f"Created an API key for owner '{LOCAL_OWNER}' (kept in {path}):\n\n    {plain}\n")
 
 
+def _key_fields(row: ApiKey) -> dict[str, str | None]:
+    revoked = as_utc(row.revoked_at).isoformat() if row.revoked_at else None
+    return {
+        "prefix": row.prefix,
+        "owner": row.owner,
+        "created_at": as_utc(row.created_at).isoformat(),
+        "revoked_at": revoked,
+    }
+
+
 @keys_app.command("create")
 def keys_create(
     owner: Annotated[str, typer.Option("--owner", metavar="OWNER", help="Who the key's runs belong to")],
+    as_json: AsJson = False,
 ) -> None:
     """Create a key and print it once; only its digest is stored."""
     with transaction(_factory()) as session:
         row, plain = keys.create_key(session=session, owner=owner)
+        fields = _key_fields(row)
+    if as_json:
+        print_json({"key": plain, **fields})
+        return
     typer.echo(plain)
-    typer.echo(f"owner={row.owner} prefix={row.prefix}", err=True)
+    typer.echo(f"owner={fields['owner']} prefix={fields['prefix']}", err=True)
 
 
 @keys_app.command("revoke")
 def keys_revoke(
     prefix: Annotated[str, typer.Argument(metavar="KEY", help="The key, or its first 12 characters")],
+    as_json: AsJson = False,
 ) -> None:
     """Revoke a key."""
     with transaction(_factory()) as session:
         count = keys.revoke_key(session=session, prefix=prefix)
+    if as_json:
+        print_json({"prefix": prefix[:12], "revoked": count})
+    elif count:
+        typer.echo(f"revoked {count} key(s)")
     if not count:
         typer.echo(f"no active key starts with {prefix[:12]!r}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"revoked {count} key(s)")
 
 
 @keys_app.command("list")
@@ -274,9 +301,13 @@ def keys_list(
     owner: Annotated[
         str | None, typer.Option("--owner", metavar="OWNER", help="Only this owner's keys")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """List keys (prefix, owner, created, revoked)."""
     with transaction(_factory()) as session:
-        for row in keys.list_keys(session=session, owner=owner):
-            revoked = row.revoked_at.isoformat() if row.revoked_at else "active"
-            typer.echo(f"{row.prefix}\t{row.owner}\t{row.created_at.isoformat()}\t{revoked}")
+        rows = [_key_fields(row) for row in keys.list_keys(session=session, owner=owner)]
+    if as_json:
+        print_json({"items": rows})
+        return
+    for row in rows:
+        typer.echo(f"{row['prefix']}\t{row['owner']}\t{row['created_at']}\t{row['revoked_at'] or 'active'}")

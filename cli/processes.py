@@ -16,13 +16,14 @@ from typing import NoReturn
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def run_together(commands: Mapping[str, list[str]], env: Mapping[str, str], *, grace: float) -> NoReturn:
-    """Run named commands until a stop signal or until one of them exits, then stop them all and exit.
+def run_together(commands: Mapping[str, list[str]], env: Mapping[str, str], *, grace: float) -> int:
+    """Run named commands until a stop signal or until one of them exits, then stop them all.
 
     Each child leads a process group of its own: a terminal's Ctrl+C reaches only this process, which sends
     every child SIGTERM (a worker then drains its job), waits up to `grace` seconds, or less if a second
-    signal comes, and SIGKILLs whatever is left in their groups. Stopped by a signal, the process then ends
-    by that same signal (exit status 128 + its number); when a child ended on its own, with status 1.
+    signal comes, and SIGKILLs whatever is left in their groups. Stopped by a signal, it returns that signal
+    for the caller to end by with `end_by` once it has cleaned up; when a child ended on its own, it exits
+    with status 1 (SystemExit, so the caller's context managers still clean up).
     """
     received: list[int] = []
     wake = threading.Event()
@@ -46,7 +47,7 @@ def run_together(commands: Mapping[str, list[str]], env: Mapping[str, str], *, g
     finally:
         _stop(list(children.values()), grace=grace, hurry=lambda: len(received) > 1)
     if received:
-        _end_by(received[0])
+        return received[0]
     assert ended is not None
     sys.stderr.write(
         f"clr-service: {ended} exited with status {children[ended].returncode}; stopped the rest\n"
@@ -71,7 +72,7 @@ def _stop(children: list[subprocess.Popen[bytes]], *, grace: float, hurry: Calla
         child.wait()
 
 
-def _end_by(signum: int) -> NoReturn:
+def end_by(signum: int) -> NoReturn:
     """End this process by `signum`, so its parent sees which signal stopped it."""
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-
 
 @dataclass(frozen=True)
 class Progress:
@@ -41,7 +39,7 @@ class Run:
             id=body["id"],
             kind=body["kind"],
             status=body["status"],
-            is_terminal=body.get("is_terminal", body["status"] in TERMINAL),
+            is_terminal=body["is_terminal"],
             progress=Progress(**body["progress"]),
             request=body.get("request") or {},
             result=body.get("result"),

@@ -15,7 +15,6 @@ from clr.datasets import Augmentation, dataset_plugin
 from clr.fields import SpecError, check_fields, check_unused, param
 from clr.plugins import model_plugin, parse_params
 
-Trainable = Literal["all", "last_block", "head"]
 OptimizerName = Literal["sgd", "sgd_momentum", "adagrad", "rmsprop", "adam", "adamw"]
 Policy = Literal["triangular", "triangular2", "exp_range", "one_cycle", "cosine_restarts", "constant"]
 BoundDecay = Literal["none", "linear", "exponential"]

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+LogLevel = Literal["debug", "info", "warning", "error"]
+
 
 class Settings(BaseSettings):
     """Everything the API, the worker and the CLI read from the environment."""
@@ -92,7 +94,7 @@ class Settings(BaseSettings):
 
     # Logs of the API, worker and relay: `text` lines or `json` (one object a line, with run and request ids).
     log_format: Literal["text", "json"] = "text"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: LogLevel = "info"
     access_log: bool = False  # the API logs each request (method, path, status)
 
     @field_validator("data_roots", mode="before")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from api import comparisons
 from api.deps import ComparisonDep, RunDep, SessionDep
 from api.plots import PlotFormat, comparison_figure, run_plot
 from api.responses import OWNED, problems
 
+PlotFormatPath = Annotated[PlotFormat, Path(description="The image format: `png` or `svg`")]
 router = APIRouter(tags=["plots"], responses=problems(*OWNED))
 IMAGES: dict[int | str, dict[str, object]] = {
     200: {
@@ -22,7 +25,7 @@ IMAGES: dict[int | str, dict[str, object]] = {
 
 
 @router.get("/runs/{run_id}/plot.{fmt}", response_class=Response, responses=IMAGES, summary="Plot a run")
-def get_run_plot(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
+def get_run_plot(run: RunDep, session: SessionDep, fmt: PlotFormatPath) -> Response:
     """Range test: smoothed loss against LR (log x), suggested bounds marked; training: LR, loss, accuracy."""
     return Response(run_plot(session=session, run=run, fmt=fmt), media_type=fmt.media_type)
 
@@ -33,7 +36,7 @@ def get_run_plot(run: RunDep, session: SessionDep, fmt: PlotFormat) -> Response:
     responses=IMAGES,
     summary="Plot a comparison",
 )
-def get_comparison_plot(comparison: ComparisonDep, session: SessionDep, fmt: PlotFormat) -> Response:
+def get_comparison_plot(comparison: ComparisonDep, session: SessionDep, fmt: PlotFormatPath) -> Response:
     """Validation and training accuracy per variant: mean over repeats with a ±std band."""
     curves = comparisons.curves(session=session, comparison=comparison)
     return Response(comparison_figure(curves, comparison.request, fmt), media_type=fmt.media_type)

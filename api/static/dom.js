@@ -1,5 +1,4 @@
 // Small DOM and formatting helpers shared by the pages.
-export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 export const $ = (id) => document.getElementById(id);
 
 /** An element with attributes (on* keys become listeners) and children (strings become text). */

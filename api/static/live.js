@@ -1,6 +1,5 @@
 // A run's page follows its event stream: points and epochs as they are stored, then its final status.
 import { followEvents, json } from "./api.js";
-import { TERMINAL } from "./dom.js";
 
 /**
  * Call `onPoints(columns)`, `onEpoch(row)` and `onStatus(run)` for a run's progress: from its event stream
@@ -8,7 +7,7 @@ import { TERMINAL } from "./dom.js";
  */
 export async function followRun(run, { onPoints, onEpoch, onStatus, onError, counter }) {
   const path = `/runs/${encodeURIComponent(run.id)}`;
-  if (TERMINAL.has(run.status)) {
+  if (run.is_terminal) {
     const curves = await json(`${path}/curves?max_points=4000`);
     if (run.kind === "lr_find") onPoints(curves);
     else {
@@ -20,7 +19,7 @@ export async function followRun(run, { onPoints, onEpoch, onStatus, onError, cou
     onStatus(run);
     return () => {};
   }
-  let status = run.status;
+  let ended = false;
   let received = 0;
   counter.dataset.events = "0";
   counter.dataset.streaming = "true";
@@ -32,12 +31,12 @@ export async function followRun(run, { onPoints, onEpoch, onStatus, onError, cou
       if (event.type === "points") onPoints(data);
       else if (event.type === "epoch") onEpoch(data);
       else if (event.type === "status") {
-        status = data.status;
+        ended = data.is_terminal;
         onStatus(data);
-        if (TERMINAL.has(status)) counter.dataset.streaming = "false";
+        if (ended) counter.dataset.streaming = "false";
       }
     },
-    isDone: () => TERMINAL.has(status),
+    isDone: () => ended,
     onError,
   });
 }

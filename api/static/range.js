@@ -6,7 +6,6 @@ import { followRun } from "./live.js";
 
 const RULES = ["minimum", "steepest", "valley"];
 const RULE_COLORS = { minimum: color(1), steepest: color(2), valley: color(3) };
-const CYCLIC = ["triangular", "triangular2", "exp_range", "cosine_restarts", "one_cycle"];
 
 export async function showRangeTest(view, run) {
   const columns = { lr: [], loss: [], smoothed_loss: [], accuracy: [] };
@@ -50,12 +49,17 @@ export async function showRangeTest(view, run) {
       loss.setMarks(marks);
       accuracy.setMarks(marks);
       if (current.status === "succeeded" && current.result?.suggested_max_lr) {
-        action.replaceChildren(trainForm(current));
+        json("/policies").then(({ items }) => action.replaceChildren(trainForm(current, items)), showError);
       }
       document.body.dataset.runStatus = current.status;
     },
-    onError: (error) => { $("error").textContent = String(error.message); $("error").hidden = false; },
+    onError: showError,
   });
+}
+
+function showError(error) {
+  $("error").textContent = String(error.message);
+  $("error").hidden = false;
 }
 
 /**
@@ -116,18 +120,23 @@ function describe(run) {
     ));
 }
 
-/** A training run with the range test's model, data and optimizer and the suggested bounds. */
-function trainForm(run) {
+/**
+ * A training run with the range test's model, data and optimizer and the suggested bounds, under one of the
+ * `policies` GET /policies lists; the step size is asked only of a policy that reads it.
+ */
+function trainForm(run, policies) {
   const r = run.result;
   const field = (label, input) => h("label", {}, label, input);
-  const policy = h("select", { name: "policy" }, CYCLIC.map((name) => h("option", { value: name }, name)));
+  const policy = h("select", { name: "policy" }, policies.map(({ name }) => h("option", { value: name }, name)));
+  const readsStepSize = () => "step_size_epochs" in
+    (policies.find(({ name }) => name === policy.value)?.params.properties ?? {});
   const base = h("input", { name: "base_lr", type: "number", step: "any", min: "0", required: true, value: String(Number(r.suggested_base_lr.toPrecision(3))) });
   const max = h("input", { name: "max_lr", type: "number", step: "any", min: "0", required: true, value: String(Number(r.suggested_max_lr.toPrecision(3))) });
   const stepSize = h("input", { name: "step_size_epochs", type: "number", step: "any", min: "0", value: "2" });
   const epochs = h("input", { name: "epochs", type: "number", min: "1", step: "1", required: true, value: "8" });
   const name = h("input", { name: "name", value: `${title(run)} · clr` });
   const stepLabel = field("Step size (epochs) ", stepSize);
-  policy.addEventListener("change", () => { stepLabel.hidden = policy.value === "one_cycle"; });
+  policy.addEventListener("change", () => { stepLabel.hidden = !readsStepSize(); });
   const output = h("p", { class: "form-error", role: "alert" });
   const form = h("form", { id: "train-form", class: "train-form" },
     h("h2", {}, "Train with these bounds"),
@@ -138,7 +147,7 @@ function trainForm(run) {
     event.preventDefault();
     const request = run.request;
     const schedule = { policy: policy.value, base_lr: Number(base.value), max_lr: Number(max.value), from_lr_find: run.id };
-    if (policy.value !== "one_cycle" && stepSize.value) schedule.step_size_epochs = Number(stepSize.value);
+    if (readsStepSize() && stepSize.value) schedule.step_size_epochs = Number(stepSize.value);
     const body = {
       model: request.model, dataset: request.dataset, optimizer: request.optimizer, batch_size: request.batch_size,
       seed: request.seed, device: request.device, epochs: Number(epochs.value), schedule,

@@ -5,8 +5,9 @@ import {
 } from "./dom.js";
 
 const REFRESH_MS = 2500;
+// RunKind and RunStatus of store/models.py: no endpoint lists them (tests/api/test_ui.py keeps these equal).
 const KINDS = ["", "lr_find", "train"];
-const STATUSES = ["", "queued", "running", "cancelling", "succeeded", "failed", "cancelled"];
+const STATUSES = ["", "queued", "running", "cancelling", "lost", "succeeded", "failed", "cancelled"];
 const PAGE_SIZES = ["5", "20", "50", "100"];
 const SIZE_ITEM = "clr-page-size";
 const COLUMNS = ["", "Run", "Kind", "Status", "Model · data", "Optimizer · policy", "Progress", "Duration",

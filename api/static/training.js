@@ -2,7 +2,7 @@
 import { call, json } from "./api.js";
 import { Chart, color, smooth } from "./charts.js";
 import {
-  $, TERMINAL, badge, duration, facts, h, link, lr, modelOf, percent, problem, progress, recipeOf, saveBlob, title,
+  $, badge, duration, facts, h, link, lr, modelOf, percent, problem, progress, recipeOf, saveBlob, title,
 } from "./dom.js";
 import { followRun } from "./live.js";
 
@@ -101,7 +101,7 @@ function actions(run) {
   const path = `/runs/${encodeURIComponent(run.id)}`;
   const note = h("span", { class: "action-note", role: "status" });
   const bar = h("div", { class: "actions" });
-  if (!TERMINAL.has(run.status)) {
+  if (!run.is_terminal) {
     const cancel = h("button", { type: "button", id: "cancel", class: "danger", disabled: run.status === "cancelling" },
       run.status === "cancelling" ? "Cancelling…" : "Cancel run");
     cancel.addEventListener("click", async () => {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -44,3 +45,27 @@ def test_revoking_an_unknown_key_fails_with_a_message(database_url: str) -> None
     revoked = cli(database_url, "keys", "revoke", "clr_doesnotexist")
     assert revoked.returncode == 1
     assert "no active key" in revoked.stderr
+
+
+async def test_keys_commands_print_json_for_scripts(
+    make_client: MakeClient, database_url: str, owner: str
+) -> None:
+    created = cli(database_url, "keys", "create", "--owner", owner, "--json")
+    assert created.returncode == 0, created.stderr
+    made = json.loads(created.stdout)
+    assert (made["owner"], made["prefix"], made["revoked_at"]) == (owner, made["key"][:12], None)
+    client: httpx.AsyncClient = await make_client(key_cache_seconds=0)
+    headers = {"Authorization": f"Bearer {made['key']}"}
+    assert (await client.get("/runs", headers=headers)).status_code == 200
+
+    revoked = cli(database_url, "keys", "revoke", made["prefix"], "--json")
+    listed = cli(database_url, "keys", "list", "--owner", owner, "--json")
+    again = cli(database_url, "keys", "revoke", made["prefix"], "--json")
+
+    assert json.loads(revoked.stdout) == {"prefix": made["prefix"], "revoked": 1}
+    [row] = json.loads(listed.stdout)["items"]
+    assert row.keys() == {"prefix", "owner", "created_at", "revoked_at"}
+    assert (row["prefix"], row["owner"], row["created_at"]) == (made["prefix"], owner, made["created_at"])
+    assert row["revoked_at"] >= row["created_at"]
+    assert made["key"] not in listed.stdout
+    assert (again.returncode, json.loads(again.stdout)["revoked"]) == (1, 0)

@@ -193,6 +193,24 @@ async def test_cancel_cancels_every_queued_child(client: httpx.AsyncClient, auth
     assert answer.json()["status"] == "cancelled"
 
 
+async def test_a_failed_child_makes_the_comparison_failed_beside_cancelled_ones(
+    client: httpx.AsyncClient, auth: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    created = (await client.post("/comparisons", json={**BASE, "repeats": 1}, headers=auth)).json()
+    path = f"/comparisons/{created['id']}"
+    with transaction(session_factory) as session:
+        assert runs.transition(
+            session=session, run_id=created["children"][0]["run"]["id"], to=RunStatus.FAILED
+        )
+
+    cancelled = (await client.post(f"{path}/cancel", headers=auth)).json()
+    read = (await client.get(path, headers=auth)).json()
+    curves = (await client.get(f"{path}/curves", headers=auth)).json()
+
+    assert cancelled["counts"] == {"failed": 1, "cancelled": len(created["children"]) - 1}
+    assert (cancelled["status"], read["status"], curves["status"]) == ("failed", "failed", "failed")
+
+
 async def test_list_shows_the_callers_comparisons_newest_first(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:

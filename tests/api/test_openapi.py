@@ -192,6 +192,18 @@ async def test_every_request_property_is_described(document: dict[str, Any], pat
     assert len(body) == 1  # a $ref: the walk went through the components
 
 
+async def test_every_parameter_of_every_operation_is_described(document: dict[str, Any]) -> None:
+    undescribed = [
+        (method, path, parameter["in"], parameter["name"])
+        for method, path, operation in operations(document)
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+    assert not undescribed
+    run = document["paths"]["/runs/{run_id}/plot.{fmt}"]["get"]["parameters"]
+    assert {p["name"] for p in run if p["in"] == "path"} == {"run_id", "fmt"}
+
+
 @pytest.fixture
 def succeeded_lr_find(make_run: Callable[..., Run]) -> Run:
     return make_run(

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.plots import range_test_figure, training_figure
+from api.plots import describe, range_test_figure, training_figure
 from store import series
 from store.db import transaction
 from store.models import Run, RunKind, RunStatus, SeriesChunk
@@ -86,6 +86,27 @@ async def test_comparison_plot_draws_every_variant(client: httpx.AsyncClient, au
     assert png.status_code == 200, png.text
     assert png.content.startswith(PNG_MAGIC)
     assert b"<svg" in svg.content
+
+
+@pytest.mark.parametrize(
+    ("model", "shown"),
+    [
+        ({"name": "vanilla_cnn", "params": {"width": 16}}, "vanilla_cnn (width=16) on"),
+        (
+            {"name": "resnet18", "params": {"pretrained": True, "trainable": "head"}},
+            "resnet18 (pretrained=true, trainable=head) on",
+        ),
+        (
+            {"name": "plugin_net", "params": {"depth": 3, "sizes": [8, 4]}},
+            "plugin_net (depth=3, sizes=[8, 4]) on",
+        ),
+        ({"name": "vanilla_cnn", "params": {}}, "vanilla_cnn on"),
+    ],
+)
+def test_a_plot_title_shows_any_models_params(model: dict[str, object], shown: str) -> None:
+    request = {"model": model, "dataset": {"name": "digits"}, "optimizer": {"name": "adam"}, "batch_size": 16}
+
+    assert describe(request) == f"{shown} digits, adam, batch 16"
 
 
 def _diverging_range_test(count: int = 400) -> dict[str, np.ndarray]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
 import pytest
 
 from api.routes.ui import FILES, STATIC
+from store.models import RunKind, RunStatus
 
 pytestmark = pytest.mark.anyio
 
@@ -43,6 +45,19 @@ async def test_every_script_and_style_the_dashboard_loads_is_served(client: http
     assert {"app.js", "uPlot.iife.min.js", "uPlot.min.css", "charts.js", "live.js"} <= loaded
     assert answers == dict.fromkeys(answers, 200)
     assert answers.keys() == FILES.keys()  # nothing served that the page does not use
+
+
+def test_the_run_list_filters_offer_every_kind_and_status_of_the_store() -> None:
+    script = (STATIC / "runs.js").read_text()
+
+    def listed(name: str) -> list[str]:
+        found = re.search(rf"^const {name} = (\[.*\]);$", script, re.MULTILINE)
+        assert found, name
+        values: list[str] = json.loads(found[1])
+        return values
+
+    assert listed("KINDS") == ["", *RunKind]
+    assert listed("STATUSES") == ["", *RunStatus]
 
 
 def test_the_vendored_chart_library_keeps_its_licence() -> None:

@@ -157,11 +157,16 @@ def test_ctrl_c_stops_serve_without_a_traceback(start: Callable[..., Started], t
 def test_sigterm_to_api_with_two_uvicorn_workers_stops_them_and_the_relay(
     start: Callable[..., Started], own_database: Callable[[str], str], redis_url: str, tmp_path: Path
 ) -> None:
-    env = service_env(tmp_path / "home", own_database("postgres"), redis_url)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = service_env(tmp_path / "home", own_database("postgres"), redis_url, TMPDIR=str(scratch))
     api = start(["api", "--workers", "2"], env, children=4)  # uvicorn, its two workers, the relay
+    [made] = scratch.glob("clr-api-*")
+    assert {p.name for p in made.iterdir()} == {"metrics", "logging.json"}
 
     returncode, took, left = api.stop_with(signal.SIGTERM, within=60)
 
     assert returncode == -signal.SIGTERM
     assert took < 15
     assert left == set()
+    assert not made.exists()  # removed on exit, however it stopped

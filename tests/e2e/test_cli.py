@@ -11,11 +11,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from cli.exits import ExitCode
+from clr.specs import OptimizerName, Policy
+from store.models import RunKind, RunStatus
+from store.settings import LogLevel
 from tests.clr.test_folders import make_folder
 from tests.e2e.conftest import ROOT, Service, free_port, wait_for_status
 
@@ -26,6 +29,7 @@ COMMANDS = [
     *("lr-find", "train", "runs", "show", "watch", "cancel", "delete", "curves", "plot"),
     *("compare", "comparisons", "comparison show", "comparison watch", "comparison cancel"),
     *("comparison delete", "api", "worker", "serve", "migrate", "relay", "keys create", "keys list"),
+    "keys revoke",
 ]
 
 
@@ -66,6 +70,19 @@ def test_help_shows_no_type_placeholders(command: str) -> None:
     assert not re.search(r"^ +--[A-Z]", shown.stdout, re.MULTILINE), shown.stdout  # options keep their names
 
 
+def test_help_and_checks_take_their_values_from_the_single_definitions() -> None:
+    train = cli("train", "--help").stdout
+    runs = cli("runs", "--help").stdout
+    bad_level = cli("api", "--log-level", "verbose")
+
+    assert ", ".join(get_args(OptimizerName)) in " ".join(train.split())
+    assert ", ".join(get_args(Policy)) in " ".join(train.split())
+    assert ", ".join(RunStatus) in " ".join(runs.split())
+    assert " or ".join(RunKind) in runs
+    assert bad_level.returncode == ExitCode.USAGE
+    assert f"'verbose' is not one of {', '.join(get_args(LogLevel))}" in " ".join(bad_level.stderr.split())
+
+
 def test_version_prints_the_installed_version() -> None:
     shown = cli("--version")
 
@@ -98,6 +115,61 @@ def test_a_failed_run_waited_for_exits_1_with_its_problem(service: Service) -> N
     assert as_json.returncode == 1
     run = json.loads(as_json.stdout)
     assert (run["status"], run["error"]["code"]) == ("failed", "dataset_missing")
+
+
+@ONE_STACK
+def test_watching_a_failed_run_exits_1_with_its_problem(service: Service) -> None:
+    run_id = cli_json("lr-find", "--dataset", "cifar10", env=as_user(service))["id"]
+
+    watched = cli("watch", run_id, env=as_user(service))
+
+    assert watched.returncode == ExitCode.FAILED, watched.stderr
+    assert watched.stdout.startswith(f"{run_id}\tlr_find\tfailed")
+    assert re.search(rf"run {run_id} failed\n  dataset_missing: .+", watched.stderr), watched.stderr
+
+
+@ONE_STACK
+def test_a_wait_limit_that_passes_exits_5_and_leaves_the_run_going(service: Service) -> None:
+    env = as_user(service)
+    waited = cli("lr-find", "--num-iter", "100000", "--wait", "--wait-limit", "1", env=env)
+    run_id = waited.stderr.split()[1] if waited.stderr.startswith("run ") else ""
+    still = cli_json("show", run_id, env=env) if run_id else {}
+    cli("cancel", run_id, env=env)  # free the worker for the other tests
+
+    assert waited.returncode == ExitCode.TIMEOUT, waited.stderr
+    assert re.search(r"^run [0-9a-f]{32} still (queued|running) after 1.0 s", waited.stderr), waited.stderr
+    assert f"follow it with `clr-service watch {run_id}`" in waited.stderr
+    assert still["status"] in {"queued", "running"}
+
+
+@ONE_STACK
+def test_curves_prints_the_steps_as_a_table_or_json_and_plot_writes_png_and_svg(
+    service: Service, tmp_path: Path
+) -> None:
+    env = as_user(service)
+    run = cli_json("lr-find", "--num-iter", "20", "--wait", env=env)
+    assert run["status"] == "succeeded", run["error"]
+
+    table = cli("curves", run["id"], env=env)
+    columns = cli_json("curves", run["id"], env=env)
+    fewer = cli("curves", run["id"], "--max-points", "5", env=env)
+    png = cli("plot", run["id"], "--out", str(tmp_path / "range.png"), env=env)
+    svg = cli_json("plot", run["id"], "--out", str(tmp_path / "range.svg"), env=env)
+
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header == "step\tlr\tloss\tsmoothed_loss"
+    assert (columns["kind"], columns["run_id"], len(columns["step"])) == ("lr_find", run["id"], len(rows))
+    assert 10 <= len(rows) <= 20
+    steps = [int(row.split("\t")[0]) for row in rows]
+    assert steps == columns["step"]
+    assert [float(row.split("\t")[1]) for row in rows] == pytest.approx(columns["lr"], rel=1e-5)
+    assert fewer.returncode == 0, fewer.stderr
+    assert 2 <= len(fewer.stdout.splitlines()) - 1 <= 5
+    assert (png.returncode, png.stdout) == (0, f"{tmp_path / 'range.png'}\n")
+    assert (tmp_path / "range.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert svg == {"path": str(tmp_path / "range.svg")}
+    assert b"<svg" in (tmp_path / "range.svg").read_bytes()[:500]
 
 
 @ONE_STACK

@@ -51,6 +51,13 @@ def test_the_range_tests_form_starts_training_with_its_bounds_and_the_chart_grow
     page.on("request", lambda request: curve_reads.append(request.url) if "/curves" in request.url else None)
     page.goto(f"/ui?run={range_test['id']}")
     form = page.locator("#train-form")
+    policies = [policy["name"] for policy in api.get("/policies").json()["items"]]
+    expect(form.locator("[name=policy] option")).to_have_text(policies)
+    step_size = form.locator("[name=step_size_epochs]")
+    form.locator("[name=policy]").select_option("one_cycle")  # it reads no step size
+    expect(step_size).to_be_hidden()
+    form.locator("[name=policy]").select_option("triangular")
+    expect(step_size).to_be_visible()
     form.locator("[name=epochs]").fill("12")
     form.locator("[name=step_size_epochs]").fill("2")
     curve_reads.clear()  # the finished range test's curve was read once
