@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from store.filters import as_utc
 from store.models import Run, RunStatus
-from store.runs import as_utc
 from store.schemas import DeliveryOut, PlacementOut, ProgressOut, RunOut
 
 

@@ -19,9 +19,9 @@ from dispatch.logs import logging_config
 from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
+from store.filters import as_utc
 from store.migrate import upgrade
 from store.models import ApiKey
-from store.runs import as_utc
 from store.settings import LogLevel, Settings, get_settings
 from worker.devices import choose_gpus, visible_gpus
 

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from store import counters
-from store.filters import RunFilter, run_conditions
+from store.filters import RunFilter, as_utc, run_conditions
 from store.ids import new_id
 from store.models import TERMINAL_STATUSES, OwnerQueue, Run, RunKind, RunStatus, RunTag
 from store.problems import ProblemCode, failure
@@ -180,11 +180,6 @@ def transition(
         seconds = None if started is None else (values["finished_at"] - as_utc(started)).total_seconds()
         counters.count_ending(session=session, run_id=run_id, kind=moved.kind, status=to, seconds=seconds)
     return True
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def start_run(*, session: Session, run_id: str, worker: str, placement: dict[str, Any] | None = None) -> bool:

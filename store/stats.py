@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from store import counters
 from store.counters import DURATION_BUCKETS
+from store.filters import as_utc
 from store.models import TERMINAL_STATUSES, Run, RunStatus
-from store.runs import as_utc
 
 UNFINISHED = tuple(status for status in RunStatus if status not in TERMINAL_STATUSES)
 
