@@ -56,12 +56,17 @@ def test_a_model_plugin_whose_forward_raises_in_the_loop_is_named(job: Any) -> N
     assert error.plugin == "faulty_net"
 
 
-def test_a_streamed_item_that_raises_in_a_dataloader_worker_is_named_without_its_traceback() -> None:
-    dataset = clr.DatasetSpec("faulty_set", {"raise_in": "item"})
+@pytest.mark.parametrize(
+    "raise_in",
+    ["item", "sample"],
+    ids=["in-a-dataloader-worker", "in-the-jobs-process"],  # the loop; the normalization statistics' sample
+)
+def test_a_streamed_item_that_raises_is_named_without_a_traceback(raise_in: str) -> None:
+    dataset = clr.DatasetSpec("faulty_set", {"raise_in": raise_in})
 
     error = failure(lambda: clr.find_lr(range_test(CNN, dataset)))
 
-    # one line: the worker's traceback, which torch carries over as the message, stays in the log
+    # one line: a DataLoader worker's traceback, which torch carries over as the message, stays in the log
     assert re.fullmatch(
         r"dataset plugin 'faulty_set' \(clr_faulty:FAULTY_SET\) raised Deliberate: "
         r"faulty_set cannot read item \d+",

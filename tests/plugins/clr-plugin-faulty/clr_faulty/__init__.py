@@ -47,15 +47,21 @@ FAULTY_NET = ModelPlugin(params=NetParams, build=build_net, summary="Test only: 
 class SetParams:
     """Where the set fails."""
 
-    raise_in: Literal["load", "item"] = param("load", doc="Raise in load, or reading items in a DataLoader")
+    raise_in: Literal["load", "sample", "item"] = param(
+        "load",
+        doc="Raise in load, reading items in the job's process, or reading them in a DataLoader worker",
+    )
 
 
 SAMPLES = 64
 
 
 class Items:
-    """Images read one by one: fine in the job's process (normalization statistics), failing in a DataLoader
-    worker (the training or range-test loop)."""
+    """Images read one by one, failing in the job's process (the normalization statistics' sample) or in a
+    DataLoader worker (the training or range-test loop)."""
+
+    def __init__(self, raise_in: str) -> None:
+        self.raise_in = raise_in
 
     def __len__(self) -> int:
         return SAMPLES
@@ -64,7 +70,7 @@ class Items:
         import torch
         from torch.utils.data import get_worker_info
 
-        if get_worker_info() is not None:
+        if self.raise_in == ("item" if get_worker_info() is not None else "sample"):
             raise Deliberate(f"faulty_set cannot read item {i}")
         return torch.full((3, 8, 8), i, dtype=torch.uint8), i % 2
 
@@ -72,7 +78,7 @@ class Items:
 def load_set(params: SetParams, source: DataSource) -> Loaded | Streamed:
     if params.raise_in == "load":
         raise Deliberate("faulty_set refuses to load")
-    return Streamed(Items(), 2)  # type: ignore[arg-type]  # map-style: a length and items
+    return Streamed(Items(params.raise_in), 2)  # type: ignore[arg-type]  # map-style: a length and items
 
 
 def set_facts(params: SetParams, source: DataSource) -> DatasetFacts:
