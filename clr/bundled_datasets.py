@@ -15,6 +15,7 @@ from clr.datasets import (
     DatasetNotFoundError,
     DatasetPlugin,
     DataSource,
+    InvalidDataError,
     Loaded,
     Streamed,
 )
@@ -167,7 +168,7 @@ def _image_folder_facts(_: NoParams, source: DataSource) -> DatasetFacts:
     root = folder_root(source)
     listing = list_folder(root)
     if len(listing.classes) < 2:
-        raise DatasetNotFoundError(f"image folder {root} needs images of two classes, has {listing.classes}")
+        raise InvalidDataError(f"image folder {root} needs images of two classes, has {listing.classes}")
     side = source.resize or FOLDER_SIDE
     streamed = listing.decoded_bytes(side) > source.memory_budget
     classes = listing.classes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,14 +83,21 @@ def _augment_for(spec: DatasetSpec, plugin: DatasetPlugin[object], side: int) ->
     return Augment(padding=max(1, side // 8) if mode == "crop_flip" else 0, hflip=True)
 
 
-def load_data(installed: Installed, params: Mapping[str, Any], source: DataSource) -> Loaded | Streamed:
-    """What the dataset plugin loads; an unexpected error of the plugin becomes PluginError."""
+@contextlib.contextmanager
+def plugin_code(installed: Installed) -> Iterator[None]:
+    """An unexpected error of the dataset plugin's code run in the block, as PluginError naming it."""
     try:
-        loaded = installed.plugin.load(typed_params(installed, params), source)
+        yield
     except PASSED_ON:
         raise
     except Exception as error:
         raise PluginError(installed, error) from error
+
+
+def load_data(installed: Installed, params: Mapping[str, Any], source: DataSource) -> Loaded | Streamed:
+    """What the dataset plugin loads; an unexpected error of the plugin becomes PluginError."""
+    with plugin_code(installed):
+        loaded = installed.plugin.load(typed_params(installed, params), source)
     if not isinstance(loaded, Loaded | Streamed):
         raise PluginError(
             installed, TypeError(f"load returned {type(loaded).__name__}, not Loaded or Streamed")
@@ -122,7 +130,7 @@ def load_dataset(
     )  # fmt: skip
     loaded = load_data(installed, spec.params, source)
     if isinstance(loaded, Streamed):
-        return _streamed(spec, installed.plugin, loaded, batch_size, seed, dev)
+        return _streamed(spec, installed, loaded, batch_size, seed, dev)
     return _in_memory(spec, installed.plugin, loaded.train, loaded.test, batch_size, seed, dev)
 
 
@@ -173,7 +181,7 @@ def _in_memory(
 
 def _streamed(
     spec: DatasetSpec,
-    plugin: DatasetPlugin[object],
+    installed: Installed,
     data: Streamed,
     batch_size: int,
     seed: int,
@@ -183,7 +191,8 @@ def _streamed(
     train_idx, val_idx = _split(len(data.items), spec, seed)  # type: ignore[arg-type]  # map-style: it has a length
     _check_batch(batch_size, len(train_idx))
     sample = train_idx[:STATS_SAMPLE].tolist()
-    stats = torch.stack([data.items[i][0] for i in sample])
+    with plugin_code(installed):  # the plugin's items, read here in the job's process
+        stats = torch.stack([data.items[i][0] for i in sample])
     normalize = channel_stats(stats, torch.arange(len(sample))).to(dev)
     side = stats.shape[-1]
     workers = min(4, max(1, decode_threads() - 1))
@@ -196,7 +205,7 @@ def _streamed(
             seed=seed,
             device=dev,
             normalize=normalize,
-            augment=_augment_for(spec, plugin, side) if shuffle else None,
+            augment=_augment_for(spec, installed.plugin, side) if shuffle else None,
             workers=workers,
         )
         for indices, shuffle in ((train_idx, True), (val_idx, False))

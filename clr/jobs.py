@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +13,13 @@ import torch
 from torch import nn
 
 from clr.checkpoint import load_checkpoint, load_range_checkpoint
-from clr.data import DataSplits, load_dataset
-from clr.datasets import DEFAULT_MEMORY_BUDGET
+from clr.data import PASSED_ON, DataSplits, load_dataset
+from clr.datasets import DEFAULT_MEMORY_BUDGET, dataset_plugin
 from clr.device import resolve_device, seed_everything
 from clr.lr_range_test import range_test as run_range_test
 from clr.models import build_model
 from clr.optimizers import build_optimizer
+from clr.plugins import PluginError, culprit, model_plugin
 from clr.records import BatchChunk, EpochRecord, Progress, RangeChunk, RangeTestResult, TrainResult
 from clr.schedules import CyclicScheduler
 from clr.specs import JobSpec, RangeTestJob, TrainJob
@@ -54,6 +56,28 @@ def _setup(
     return data, net, build_optimizer(job.optimizer, net.parameters())
 
 
+PASSED_IN_LOOP: tuple[type[BaseException], ...] = (*PASSED_ON, torch.AcceleratorError)
+"""What the loop may raise that is never a plugin's error: it has its own problem, or the device failed."""
+
+
+@contextlib.contextmanager
+def plugin_errors(job: JobSpec, net: nn.Module) -> Iterator[None]:
+    """An error the code of the job's model or dataset plugin raised in the loop, as PluginError naming it.
+
+    Which plugin it was is read from the traceback, only once something raised: the loop itself runs as is.
+    """
+    try:
+        yield
+    except PASSED_IN_LOOP:
+        raise
+    except Exception as error:
+        model, dataset = model_plugin(job.model.name), dataset_plugin(job.dataset.name)
+        found = culprit(error, model=model, network=net, dataset=dataset)
+        if found is None:
+            raise
+        raise PluginError(found, error) from error
+
+
 def find_lr(
     job: RangeTestJob,
     *,
@@ -71,21 +95,22 @@ def find_lr(
     """
     dev = resolve_device(job.device)
     data, net, opt = _setup(job, device=dev, where=where)
-    result = run_range_test(
-        net,
-        data.train,
-        opt,
-        nn.CrossEntropyLoss(),
-        job,
-        device=dev,
-        on_chunk=on_chunk,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        should_pause=should_pause,
-        checkpoint_path=checkpoint_path,
-        resume=load_range_checkpoint(resume_from) if resume_from is not None else None,
-        restore=False,
-    )
+    with plugin_errors(job, net):
+        result = run_range_test(
+            net,
+            data.train,
+            opt,
+            nn.CrossEntropyLoss(),
+            job,
+            device=dev,
+            on_chunk=on_chunk,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            should_pause=should_pause,
+            checkpoint_path=checkpoint_path,
+            resume=load_range_checkpoint(resume_from) if resume_from is not None else None,
+            restore=False,
+        )
     return dataclasses.replace(result, data=data.info)
 
 
@@ -116,23 +141,24 @@ def fit(
     )
     scheduler = CyclicScheduler(opt, config)
     resume = load_checkpoint(resume_from) if resume_from is not None and Path(resume_from).exists() else None
-    result = run_train(
-        net,
-        data,
-        opt,
-        scheduler,
-        nn.CrossEntropyLoss(),
-        job,
-        device=dev,
-        on_batches=on_batches,
-        on_epoch=on_epoch,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        should_pause=should_pause,
-        checkpoint_path=checkpoint_path,
-        resume=resume,
-        chunk_size=chunk_size,
-    )
+    with plugin_errors(job, net):
+        result = run_train(
+            net,
+            data,
+            opt,
+            scheduler,
+            nn.CrossEntropyLoss(),
+            job,
+            device=dev,
+            on_batches=on_batches,
+            on_epoch=on_epoch,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            should_pause=should_pause,
+            checkpoint_path=checkpoint_path,
+            resume=resume,
+            chunk_size=chunk_size,
+        )
     if weights_path is not None and result.stop_reason != "paused":
         weights_path = Path(weights_path)
         weights_path.parent.mkdir(parents=True, exist_ok=True)

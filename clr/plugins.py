@@ -66,9 +66,45 @@ class PluginError(RuntimeError):
     def __init__(self, installed: Installed, error: BaseException) -> None:
         super().__init__(
             f"{installed.kind} plugin {installed.name!r} ({installed.source}) raised "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {said(error)}"
         )
         self.plugin = installed.name
+
+
+def from_loader_worker(error: BaseException) -> bool:
+    """Whether torch raised `error` again for a DataLoader worker that failed reading a set's items.
+
+    torch raises the worker's exception type again in the job's process with the worker's traceback as its
+    message: "Caught ValueError in DataLoader worker process 0.\\nOriginal Traceback (most recent call ...".
+    """
+    first, _, rest = str(error).partition("\n")
+    return " in DataLoader worker process " in first and rest.startswith("Original Traceback")
+
+
+def said(error: BaseException) -> str:
+    """What an error says; for one carried from a DataLoader worker, its traceback's last line, untyped."""
+    text = str(error)
+    if not from_loader_worker(error):
+        return text
+    last = text.rstrip().rsplit("\n", 1)[-1]  # "pkg.TypeName: message", or "pkg.TypeName" without one
+    return last.partition(": ")[2]
+
+
+def culprit(
+    error: BaseException, *, model: Installed, network: object, dataset: Installed
+) -> Installed | None:
+    """The plugin whose code raised `error` in a job's loop, None where it was the service's own code.
+
+    The model's while its network ran (a frame of the traceback is a call of the network, whatever modules it
+    is made of); the dataset's when a DataLoader worker raised it reading the set's (streamed) items. Bundled
+    plugins are plugins like any other: their errors are named the same way, with their `clr.` entry point.
+    """
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_locals.get("self") is network:
+            return model
+        trace = trace.tb_next
+    return dataset if from_loader_worker(error) else None
 
 
 def installed_plugins(group: str, kind: Kind, plugin_type: type) -> dict[str, Installed]:

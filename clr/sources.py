@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from clr.datasets import DatasetNotFoundError, DataSource, Images, Loaded, Streamed
+from clr.datasets import DatasetNotFoundError, DataSource, Images, InvalidDataError, Loaded, Streamed
 from clr.folder_index import scan_folder
 from clr.folders import FolderImages, decoded_images
 from clr.idx import IDX_SETS, idx_folder, read_idx_set
@@ -81,7 +81,7 @@ def load_image_folder(root: Path, side: int, source: DataSource) -> Loaded | Str
     """A folder decoded at `side` into the cache when it fits the memory budget, else streamed."""
     index = scan_folder(root)
     if len(index.classes) < 2:
-        raise DatasetNotFoundError(f"image folder {root} needs images of two classes, has {index.classes}")
+        raise InvalidDataError(f"image folder {root} needs images of two classes, has {index.classes}")
     if index.decoded_bytes(side) > source.memory_budget:
         return Streamed(FolderImages(index, side), len(index.classes))
     images = decoded_images(index, side, source.cache_dir)

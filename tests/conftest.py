@@ -34,6 +34,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 REDIS_URL = os.environ.get("CLR_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{13 - XDIST_INDEX}")
 EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "clr-plugin-tabular"
+FAULTY_PLUGIN = (
+    Path(__file__).resolve().parent / "plugins" / "clr-plugin-faulty"
+)  # test only: raises on demand
 
 
 def unavailable(what: str, error: Exception) -> None:
@@ -209,21 +212,22 @@ def _installed_as_in_the_repository(folder: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def tabular_plugin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The example plugin package installed into this environment, as a plugin is into the service's image.
+    """The example plugin package (and the suite's faulty one) installed here, as plugins are into an image.
 
-    Installed once (again only when its files changed), so the API and worker processes the tests start see
-    its entry points too; the plugin caches of this process are read again afterwards.
+    Installed once (again only when their files changed), so the API and worker processes the tests start see
+    their entry points too; the plugin caches of this process are read again afterwards.
     """
     with taking_turns("pip"):
-        if not _installed_as_in_the_repository(EXAMPLE_PLUGIN):
-            # Built from a copy: the build leaves nothing in the tree.
-            copy = tmp_path_factory.mktemp("plugin") / EXAMPLE_PLUGIN.name
-            shutil.copytree(EXAMPLE_PLUGIN, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-            install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
-            subprocess.run([*install, str(copy)], check=True, capture_output=True, timeout=600)
+        for package in (EXAMPLE_PLUGIN, FAULTY_PLUGIN):
+            if not _installed_as_in_the_repository(package):
+                # Built from a copy: the build leaves nothing in the tree.
+                copy = tmp_path_factory.mktemp("plugin") / package.name
+                shutil.copytree(package, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+                install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+                subprocess.run([*install, str(copy)], check=True, capture_output=True, timeout=600)
     importlib.invalidate_caches()
     model_plugins.cache_clear()
     dataset_plugins.cache_clear()
-    assert "csv_features" in dataset_plugins()
-    assert "tabular_mlp" in model_plugins()
+    assert {"csv_features", "faulty_set"} <= set(dataset_plugins())
+    assert {"tabular_mlp", "faulty_net"} <= set(model_plugins())
     return "clr-plugin-tabular"

@@ -17,6 +17,8 @@ from store.problems import ProblemCode, failure
 
 def problem_for(error: BaseException) -> dict[str, Any]:
     """Map an exception raised by a job to a problem object stored on the run."""
+    if isinstance(error, PluginError) and isinstance(error.__cause__, SoftTimeLimitExceeded):
+        error = error.__cause__  # the time limit came while a plugin's code ran: not the plugin's error
     cause = _spec_cause(error)
     if isinstance(cause, PluginNotFoundError):
         return failure(

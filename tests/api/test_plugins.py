@@ -126,6 +126,18 @@ async def test_a_csv_without_the_label_column_is_422_naming_the_column(
     assert "no column 'class'" in answer.json()["errors"][0]["msg"]
 
 
+async def test_a_csv_cell_that_is_not_a_number_is_422_naming_its_line(
+    client: httpx.AsyncClient, auth: dict[str, str], data_root: Path
+) -> None:
+    write_blobs(data_root / "tabular" / "blobs.csv", bad_cell=True)
+
+    answer = await client.post("/lr-find", json=tabular_body(), headers=auth)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "dataset"]
+    assert "line 121: a feature is not a number" in answer.json()["errors"][0]["msg"]
+
+
 async def test_a_test_split_the_data_found_lacks_is_422_at_submit(
     client: httpx.AsyncClient, auth: dict[str, str], data_root: Path
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from celery import Celery
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -232,6 +233,20 @@ async def test_a_dataset_path_resolving_outside_the_data_roots_is_422(
     assert answer.status_code == 422
     assert answer.json()["code"] == "dataset_path_outside_roots"
     assert answer.json()["errors"][0]["loc"] == ["body", "dataset", "path"]
+
+
+async def test_an_image_folder_of_one_class_is_422_at_submit_naming_the_dataset(
+    client: httpx.AsyncClient, auth: dict[str, str], lr_find_body: dict[str, Any], data_root: Path
+) -> None:
+    (data_root / "one" / "only").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(data_root / "one" / "only" / "a.png")
+    body = {**lr_find_body, "dataset": {"name": "imagefolder", "path": "one"}}
+
+    answer = await client.post("/lr-find", json=body, headers=auth)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "dataset"]
+    assert "needs images of two classes, has ('only',)" in answer.json()["errors"][0]["msg"]
 
 
 def test_a_run_committed_but_never_sent_is_sent_by_the_supervisor(

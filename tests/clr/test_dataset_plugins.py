@@ -55,15 +55,26 @@ def test_a_csv_set_loads_as_feature_channels_split_and_normalized_like_any_set(t
     assert int(y.max()) < 3
 
 
-def test_a_plugin_that_raises_while_loading_is_named_with_the_cause_kept(tmp_path: Path) -> None:
+def test_a_csv_cell_that_is_not_a_number_is_unusable_data_in_facts_and_in_load(tmp_path: Path) -> None:
     write_blobs(tmp_path / "blobs.csv", bad_cell=True)
     spec = clr.DatasetSpec("csv_features", {"label_column": "species"}, path="blobs.csv")
+    source = source_for("csv_features", "blobs.csv", [tmp_path])
+    message = r"blobs\.csv line 121: a feature is not a number: could not convert string to float: 'n/a'"
+
+    with pytest.raises(clr.InvalidDataError, match=message):
+        dataset_facts(dataset_plugin("csv_features"), {"label_column": "species"}, source)
+    with pytest.raises(clr.InvalidDataError, match=message):
+        clr.load_dataset(spec, data_roots=[tmp_path], batch_size=8, seed=0, device="cpu")
+
+
+def test_a_plugin_that_raises_while_loading_is_named_with_the_cause_kept(tmp_path: Path) -> None:
+    spec = clr.DatasetSpec("faulty_set", {"raise_in": "load"})  # the suite's faulty plugin
 
     with pytest.raises(
-        clr.PluginError, match=r"dataset plugin 'csv_features' \(clr_tabular:CSV_FEATURES\) raised ValueError"
+        clr.PluginError, match=r"dataset plugin 'faulty_set' \(clr_faulty:FAULTY_SET\) raised Deliberate"
     ) as raised:
         clr.load_dataset(spec, data_roots=[tmp_path], batch_size=8, seed=0, device="cpu")
-    assert isinstance(raised.value.__cause__, ValueError)
+    assert type(raised.value.__cause__).__name__ == "Deliberate"
 
 
 def test_missing_data_stays_missing_data_not_an_error_of_the_plugin(tmp_path: Path) -> None:

@@ -90,12 +90,12 @@ def test_a_streamed_folder_loads_inside_a_daemonic_process_like_a_celery_pool_pr
     assert process.exitcode == 0
 
 
-def test_a_missing_or_one_class_folder_is_reported_as_missing_data(tmp_path: Path) -> None:
+def test_a_missing_folder_is_missing_data_and_a_one_class_folder_unusable_data(tmp_path: Path) -> None:
     with pytest.raises(clr.DatasetNotFoundError, match="image folder not found"):
         load(tmp_path / "nowhere", None)
     (tmp_path / "one" / "only").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "one" / "only" / "a.png")
-    with pytest.raises(clr.DatasetNotFoundError, match="two classes"):
+    with pytest.raises(clr.InvalidDataError, match="two classes"):
         load(tmp_path / "one", None)
     assert os.listdir(tmp_path / "one") == ["only"]
 

@@ -78,8 +78,9 @@ def csv_file(source: DataSource) -> Path:
     return found
 
 
-def _rows(path: Path, params: CsvParams) -> Iterator[tuple[list[str], str]]:
-    """Each row's feature cells and its label, the label column found by its header."""
+def _rows(path: Path, params: CsvParams) -> Iterator[tuple[list[float], str]]:
+    """Each row's features and its label, the label column found by its header; a cell not a number is
+    unusable data (InvalidDataError: 422 at submit, where facts reads every row)."""
     with path.open(newline="") as file:
         reader = csv.reader(file, delimiter=params.delimiter)
         header = next(reader, None)
@@ -91,7 +92,12 @@ def _rows(path: Path, params: CsvParams) -> Iterator[tuple[list[str], str]]:
                 raise InvalidDataError(
                     f"{path} line {number}: {len(row)} fields, the header has {len(header)}"
                 )
-            yield row[:label] + row[label + 1 :], row[label]
+            cells = row[:label] + row[label + 1 :]
+            try:
+                features = [float(cell) for cell in cells]
+            except ValueError as error:
+                raise InvalidDataError(f"{path} line {number}: a feature is not a number: {error}") from error
+            yield features, row[label]
 
 
 def csv_facts(params: CsvParams, source: DataSource) -> DatasetFacts:
@@ -99,8 +105,8 @@ def csv_facts(params: CsvParams, source: DataSource) -> DatasetFacts:
     path = csv_file(source)
     features, count = 0, 0
     labels: set[str] = set()
-    for cells, label in _rows(path, params):
-        features, count = len(cells), count + 1
+    for values, label in _rows(path, params):
+        features, count = len(values), count + 1
         labels.add(label)
     if count < 2 or len(labels) < 2:
         raise InvalidDataError(f"{path}: needs two rows and two classes, has {count} and {sorted(labels)}")
@@ -116,7 +122,7 @@ def load_csv(params: CsvParams, source: DataSource) -> Loaded:
 
     rows = list(_rows(csv_file(source), params))
     classes = sorted({label for _, label in rows})
-    x = torch.tensor([[float(cell) for cell in cells] for cells, _ in rows], dtype=torch.float32)
+    x = torch.tensor([features for features, _ in rows], dtype=torch.float32)
     y = torch.tensor([classes.index(label) for _, label in rows], dtype=torch.int64)
     return Loaded(Images(x[:, :, None, None], y))
 
