@@ -16,10 +16,10 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/clr-service serve
 
-# Two test processes, a file each at a time: most tests wait on servers and worker processes, not on the CPU.
+# Three test processes, a file each at a time: most tests wait on servers and worker processes, not on the CPU.
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 3 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .
