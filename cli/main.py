@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cli import commands
 from cli.output import AsJson, print_json
 from cli.processes import end_by, run_together
+from dispatch.broker import declare_queues, job_queue, make_celery
 from dispatch.logs import logging_config
 from dispatch.prometheus import MULTIPROCESS_DIR, service_version
 from store import keys
@@ -229,6 +230,7 @@ def serve(
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
+    declare_queues(make_celery(settings), [job_queue(settings.queue)])  # before its processes race to it
     _ensure_local_key()
     env = {**os.environ, "CLR_WORKER_TORCH_THREADS": str(embedded_worker_threads(settings))}
     processes = {

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 
 from celery import Celery
+from kombu import Exchange, Queue
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import runs
@@ -49,6 +53,31 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_send_task_events=True,
     )
     return app
+
+
+def job_queue(name: str) -> Queue:
+    """The queue runs are sent to, as Celery declares its default queue."""
+    return Queue(name, Exchange(name), routing_key=name)
+
+
+def declare_queues(celery: Celery, queues: Iterable[Queue], *, attempts: int = 5) -> None:
+    """Declare queues before consuming or publishing, again when another process won a race.
+
+    Kombu's SQLAlchemy transport (the embedded broker) creates its tables, then a queue's row, by a check and
+    then a create, so processes starting together can fail on "already exists" or the unique queue name; a
+    worker whose consumer fails so stops ("Unrecoverable error"). `serve` declares the job queue before it
+    starts its processes, a worker the queues it consumes before its consumer starts.
+    """
+    for queue in queues:
+        for attempt in range(attempts):
+            try:
+                with celery.connection_for_write() as connection:
+                    queue.bind(connection.default_channel).declare()
+                break
+            except (IntegrityError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
 
 def publish(run_ids: list[str], *, celery: Celery, queue: str) -> bool:

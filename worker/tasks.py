@@ -16,7 +16,7 @@ from celery.signals import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.broker import RUN_TASK, make_celery
+from dispatch.broker import RUN_TASK, declare_queues, make_celery
 from dispatch.logs import configure_logging
 from store.db import make_engine, make_sessionmaker
 from store.settings import get_settings
@@ -43,7 +43,9 @@ def _configure_logging(loglevel: int | str | None = None, **_: Any) -> None:
 
 
 @worker_init.connect
-def _serve_metrics(**_: Any) -> None:
+def _prepare_worker(sender: Any = None, **_: Any) -> None:
+    if sender is not None:
+        declare_queues(celery_app, sender.app.amqp.queues.consume_from.values())
     serve_metrics(get_settings())
 
 
