@@ -56,7 +56,7 @@ def while_row_is_held(
         holder.execute(select(Run.id).where(Run.id == run_id).with_for_update())
         thread = threading.Thread(target=work)
         thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine (three test processes on two cores)
         with engine.connect() as probe:
             while not probe.execute(WAITING).scalar():
                 assert thread.is_alive(), "the work ended without waiting for the held row"
