@@ -56,9 +56,11 @@ def while_row_is_held(
         holder.execute(select(Run.id).where(Run.id == run_id).with_for_update())
         thread = threading.Thread(target=work)
         thread.start()
-        deadline = time.monotonic() + 60  # a loaded machine (three test processes on two cores)
+        deadline = time.monotonic() + 20
         with engine.connect() as probe:
             while not probe.execute(WAITING).scalar():
+                # pg_stat_activity is read once per transaction (stats_fetch_consistency): read it anew
+                probe.rollback()
                 assert thread.is_alive(), "the work ended without waiting for the held row"
                 assert time.monotonic() < deadline, "the work never waited for the held row"
                 time.sleep(0.02)
