@@ -66,7 +66,7 @@ def _epochs_done(client: httpx.Client, run_id: str) -> int | None:
     return len(epochs) if len(epochs) >= 2 else None
 
 
-EPOCHS = 8
+EPOCHS = 20  # long enough that a quiet machine is still training when the test stops its worker
 CHECKPOINTED_TRAINING = {
     **DIGITS_CNN,
     "optimizer": {"name": "sgd_momentum"},
