@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 TRAINING: dict[str, Any] = {
     "model": {"name": "vanilla_cnn"},
     "dataset": {"name": "digits"},
-    "epochs": 3,
+    "epochs": 8,  # long enough that both are seen running at once on a quiet machine
     "schedule": {"policy": "constant"},
 }
 
