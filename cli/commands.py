@@ -19,6 +19,7 @@ from cli.output import (
     Key,
     Limit,
     RunId,
+    TagFilter,
     Url,
     connect,
     end_with,
@@ -146,10 +147,7 @@ def runs(
         list[str] | None,
         typer.Option("--status", metavar="STATUS", help=f"{', '.join(RunStatus)} (repeat: any of them)"),
     ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="TAG", help="Only runs carrying this tag (repeat: all of them)"),
-    ] = None,
+    tag: TagFilter = None,
     name_prefix: Annotated[
         str | None, typer.Option(metavar="TEXT", help="Only runs whose name starts so")
     ] = None,

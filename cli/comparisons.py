@@ -15,6 +15,7 @@ from cli.output import (
     Cursor,
     Key,
     Limit,
+    TagFilter,
     Url,
     connect,
     end_with,
@@ -56,10 +57,7 @@ def compare(
 
 
 def comparisons(
-    tag: Annotated[
-        list[str] | None,
-        typer.Option("--tag", metavar="TAG", help="Only those carrying this tag (repeat: all)"),
-    ] = None,
+    tag: TagFilter = None,
     limit: Limit = 20,
     cursor: Cursor = None,
     url: Url = DEFAULT_URL,

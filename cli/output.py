@@ -29,6 +29,10 @@ Cursor = Annotated[
     typer.Option("--cursor", metavar="CURSOR", help="Continue a listing at the next_cursor it printed"),
 ]
 Limit = Annotated[int, typer.Option(metavar="N", help="Items per page")]
+TagFilter = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="TAG", help="Only those carrying this tag (repeat: all of them)"),
+]
 
 __all__ = ["DEFAULT_URL", "AsJson", "ComparisonId", "Cursor", "Key", "Limit", "RunId", "Url"]
 
