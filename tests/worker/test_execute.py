@@ -39,6 +39,13 @@ def load(factory: sessionmaker[Session], run_id: str) -> Any:
 DIGITS = {"model": {"name": "vanilla_cnn"}, "dataset": {"name": "digits"}, "device": "cpu"}
 
 
+def failed_with(run_id: str, factory: sessionmaker[Session], settings: Settings) -> dict[str, Any]:
+    """Execute the run, which must fail; its stored problem."""
+    assert execute(run_id, factory=factory, settings=settings, worker="w") == RunStatus.FAILED
+    error: dict[str, Any] = load(factory, run_id).error
+    return error
+
+
 def test_a_second_delivery_of_the_same_run_does_nothing(
     session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
@@ -66,8 +73,7 @@ def test_a_missing_dataset_fails_the_run_with_a_problem_saying_what_to_fix(
 ) -> None:
     body = {**DIGITS, "dataset": {"name": "mnist", "path": "nowhere"}, "epochs": 1}
     run_id = queue(session_factory, RunKind.TRAIN, body)
-    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
-    error = load(session_factory, run_id).error
+    error = failed_with(run_id, session_factory, settings)
     assert error["code"] == "dataset_missing"
     assert "nowhere" in error["detail"]
     assert "CLR_DATA_ROOTS" in error["detail"]
@@ -99,8 +105,7 @@ def test_a_run_naming_a_model_this_worker_lacks_fails_with_plugin_missing(
         run_id = runs.create_run(
             session=session, owner="o", kind=RunKind.LR_FIND, request=request, max_attempts=2
         ).id
-    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
-    error = load(session_factory, run_id).error
+    error = failed_with(run_id, session_factory, settings)
     assert error["code"] == "plugin_missing"
     assert "acme_unet" in error["detail"]
 
@@ -114,8 +119,7 @@ def test_a_run_naming_a_dataset_this_worker_lacks_fails_with_plugin_missing(
         run_id = runs.create_run(
             session=session, owner="o", kind=RunKind.LR_FIND, request=request, max_attempts=2
         ).id
-    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
-    error = load(session_factory, run_id).error
+    error = failed_with(run_id, session_factory, settings)
     assert error["code"] == "plugin_missing"
     assert "installed dataset" in error["detail"]
     assert "acme_tiles" in error["detail"]
@@ -129,8 +133,7 @@ def test_a_dataset_path_leading_out_of_the_data_roots_after_submit_is_refused_wh
     body = {**DIGITS, "dataset": {"name": "imagefolder", "path": "photos"}, "num_iter": 5}
     run_id = queue(session_factory, RunKind.LR_FIND, body)
     (tmp_path / "photos").symlink_to(outside)  # made after the API checked the path
-    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
-    error = load(session_factory, run_id).error
+    error = failed_with(run_id, session_factory, settings)
     assert error["code"] == "dataset_path_outside_roots"
     assert "secret-class" not in error["detail"]
 
@@ -170,8 +173,7 @@ def test_missing_pretrained_weights_fail_the_run_with_weights_missing(
     settings = Settings(home=tmp_path, data_roots=[tmp_path], torch_home=tmp_path / "empty-hub")
     body = {**DIGITS, "model": {"name": "resnet18", "params": {"pretrained": True}}, "num_iter": 5}
     run_id = queue(session_factory, RunKind.LR_FIND, body)
-    assert execute(run_id, factory=session_factory, settings=settings, worker="w") == RunStatus.FAILED
-    error = load(session_factory, run_id).error
+    error = failed_with(run_id, session_factory, settings)
     assert error["code"] == "weights_missing"
     assert "resnet18-f37072fd.pth" in error["detail"]
     assert "CLR_TORCH_HOME" in error["detail"]
