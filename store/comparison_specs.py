@@ -82,7 +82,8 @@ class ComparisonCreate(MovedDatasetFields, RunLabels):
     repeats: int = Field(3, ge=1, le=MAX_REPEATS, description="Seeds seed+0 .. seed+repeats-1 per variant")
     clr_bounds_from_lr_find: bool = Field(
         False,
-        description="Run a range test first; every cyclic variant takes its base_lr and max_lr from it",
+        description="Run a range test first; every cyclic variant that leaves out base_lr or max_lr takes "
+        "both from it (one that gives both keeps them)",
     )
 
     @model_validator(mode="after")
@@ -100,10 +101,10 @@ class ComparisonCreate(MovedDatasetFields, RunLabels):
 
     @property
     def held_variants(self) -> list[VariantIn]:
-        """Variants that wait for the range test: every cyclic one when clr_bounds_from_lr_find."""
+        """With clr_bounds_from_lr_find: the variants that wait for the range test (cyclic, short a bound)."""
         if not self.clr_bounds_from_lr_find:
             return []
-        return [v for v in self.variants if v.schedule.policy != "constant"]
+        return [v for v in self.variants if v.schedule.needs_bounds]
 
     @property
     def child_count(self) -> int:
@@ -130,8 +131,8 @@ def plan_children(
     """Without `bounds`: the range test (if any) and the variants that need not wait for it (and the held
     ones, still without bounds, when `with_held`: what admission checks at submit).
 
-    With `bounds` (base_lr, max_lr) from the range test `lr_find_id`: the held variants only, whose own
-    bounds (if any) the range test's replace. Raises ChildNotAJob for a child that is no valid job.
+    With `bounds` (base_lr, max_lr) from the range test `lr_find_id`: the held variants only, whose one given
+    bound (if any) the range test's pair replaces. Raises ChildNotAJob for a child that is no valid job.
     """
     held = {v.name for v in spec.held_variants}
     common: dict[str, Any] = {

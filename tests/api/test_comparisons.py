@@ -162,6 +162,25 @@ async def test_clr_variants_wait_for_the_range_test_and_are_released_once_with_i
     assert {read_run(c["run"]["id"]).request_id for c in after["children"]} == {"platform-cmp-7"}
 
 
+async def test_a_cyclic_variant_that_gives_its_bounds_keeps_them_and_does_not_wait(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    given = {
+        "name": "clr_given",
+        "optimizer": {"name": "sgd", "lr": 0.001},
+        "schedule": {"policy": "triangular", "step_size_iter": 10, "base_lr": 0.002, "max_lr": 0.02},
+    }
+    body = {**BASE, "variants": [*TWO_VARIANTS, given], "repeats": 1, "clr_bounds_from_lr_find": True}
+
+    created = (await client.post("/comparisons", json=body, headers=auth)).json()
+
+    assert created["pending_release"] is True  # "clr" still waits for the range test
+    assert sorted(c["variant"] for c in created["children"]) == ["clr_given", "lr_find", "sgd"]
+    run = next(c["run"] for c in created["children"] if c["variant"] == "clr_given")
+    assert (run["request"]["schedule"]["base_lr"], run["request"]["schedule"]["max_lr"]) == (0.002, 0.02)
+    assert run["request"]["schedule"].get("from_lr_find") is None
+
+
 async def test_failed_range_test_stops_the_held_variants_and_says_why(
     client: httpx.AsyncClient,
     auth: dict[str, str],
