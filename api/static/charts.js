@@ -116,7 +116,7 @@ export class Chart {
     this.showValues(this.plot.cursor.idx);
   }
 
-  /** Vertical lines at x values: [{x, label, color}]. */
+  /** Vertical lines at x values: [{x, label, color, strong}] (strong: solid and bold, the one that counts). */
   setMarks(marks) {
     this.marks = marks;
     this.figure.dataset.marks = String(marks.length);
@@ -154,13 +154,13 @@ export class Chart {
       if (!(px >= left && px <= left + width)) return;
       ctx.save();
       ctx.strokeStyle = ctx.fillStyle = mark.color;
-      ctx.lineWidth = 1.5 * ratio;
-      ctx.setLineDash([6 * ratio, 4 * ratio]);
+      ctx.lineWidth = (mark.strong ? 3 : 1.5) * ratio;
+      ctx.setLineDash(mark.strong ? [] : [6 * ratio, 4 * ratio]);
       ctx.beginPath();
       ctx.moveTo(px, top);
       ctx.lineTo(px, top + height);
       ctx.stroke();
-      ctx.font = `${12 * ratio}px system-ui, sans-serif`;
+      ctx.font = `${mark.strong ? "bold " : ""}${12 * ratio}px system-ui, sans-serif`;
       const text = mark.label;
       const right = px + ctx.measureText(text).width + 8 * ratio > left + width;
       ctx.textAlign = right ? "right" : "left";

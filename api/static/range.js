@@ -4,8 +4,10 @@ import { Chart, color } from "./charts.js";
 import { $, badge, duration, facts, h, lr, modelOf, number, percent, problem, progress, title } from "./dom.js";
 import { followRun } from "./live.js";
 
-const RULES = ["minimum", "steepest", "valley"];
-const RULE_COLORS = { minimum: color(1), steepest: color(2), valley: color(3) };
+/** The rules a range test's result names (the service's list, in its order), each with its colour. */
+function rulesOf(result) {
+  return Object.keys(result?.suggestions ?? {}).map((rule, index) => ({ rule, color: color(index + 1) }));
+}
 
 export async function showRangeTest(view, run) {
   const columns = { lr: [], loss: [], smoothed_loss: [], accuracy: [] };
@@ -45,7 +47,7 @@ export async function showRangeTest(view, run) {
     onStatus(current) {
       head.replaceChildren(h("h1", {}, `Range test ${title(current)} `, badge(current.status)));
       summary.replaceChildren(describe(current));
-      const marks = suggestionMarks(current.result);
+      const marks = suggestionMarks(current.result, current.request.suggestion);
       loss.setMarks(marks);
       accuracy.setMarks(marks);
       if (current.status === "succeeded" && current.result?.suggested_max_lr) {
@@ -84,20 +86,23 @@ export function informativeWindow([lrs, losses, smoothed], marks) {
   return { x: [lrs[0], right * 1.3], y: [Math.max(0, low - pad), high + pad] };
 }
 
-export function suggestionMarks(result) {
-  if (!result?.suggestions) return [];
-  return RULES.filter((rule) => result.suggestions[rule]?.lr).map((rule) => ({
-    x: result.suggestions[rule].lr, label: `${rule} ${lr(result.suggestions[rule].lr)}`, color: RULE_COLORS[rule],
+/** A mark per rule that found a rate; the one that chose max LR drawn solid and bold. */
+export function suggestionMarks(result, chosen) {
+  return rulesOf(result).filter(({ rule }) => result.suggestions[rule]?.lr).map(({ rule, color }) => ({
+    x: result.suggestions[rule].lr, label: `${rule} ${lr(result.suggestions[rule].lr)}`, color,
+    strong: rule === chosen,
   }));
 }
 
 function describe(run) {
   const r = run.result ?? {};
   const request = run.request;
-  const rules = RULES.map((rule) => {
-    const found = r.suggestions?.[rule];
-    return h("tr", { "data-rule": rule }, h("th", { scope: "row" }, h("span", { class: "rule", "data-rule": rule }, rule)),
-      h("td", {}, found?.lr ? lr(found.lr) : found?.reason ?? "–"));
+  const rules = rulesOf(r).map(({ rule, color }) => {
+    const found = r.suggestions[rule];
+    const name = h("span", { class: "rule" }, rule);
+    name.style.color = color; // through the CSSOM: the page's CSP allows no style attributes
+    return h("tr", { "data-rule": rule, class: rule === request.suggestion ? "chosen" : null },
+      h("th", { scope: "row" }, name), h("td", {}, found?.lr ? lr(found.lr) : found?.reason ?? "–"));
   });
   return h("div", { class: "two-col" },
     facts({

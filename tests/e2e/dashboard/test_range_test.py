@@ -30,6 +30,10 @@ def test_a_range_tests_page_shows_its_suggestions_on_the_curve(
         expect(page.locator(f"#suggestions tr[data-rule='{rule}'] td")).to_have_text(
             exponential(suggestion["lr"])
         )
+    # the rule that chose max LR is the one row (and the one solid mark) emphasised
+    expect(page.locator("#suggestions tr.chosen")).to_have_attribute(
+        "data-rule", range_test["request"]["suggestion"]
+    )
     chart = page.locator("#chart-loss")
     assert int(chart.get_attribute("data-points") or 0) == result["num_points"]
     # The view holds the minimum and every suggestion, and clips the diverging tail.
