@@ -17,7 +17,7 @@ from cli.output import AsJson, print_json
 from cli.processes import end_by, run_together
 from dispatch.broker import declare_queues, job_queue, make_celery
 from dispatch.logs import logging_config
-from dispatch.prometheus import MULTIPROCESS_DIR, service_version
+from dispatch.prometheus import MULTIPROCESS_DIR, WORKER_SCRATCH_PREFIX, service_version
 from store import keys
 from store.db import make_engine, make_sessionmaker, transaction
 from store.filters import as_utc
@@ -159,10 +159,11 @@ def worker(
 
 def worker_env(env: dict[str, str], settings: Settings) -> dict[str, str]:
     """The worker's environment: with CLR_WORKER_METRICS_PORT set, a fresh directory where its pool processes
-    write their metrics for the main process to serve (unless PROMETHEUS_MULTIPROC_DIR is set already)."""
+    write their metrics for the main process to serve (unless PROMETHEUS_MULTIPROC_DIR is set already); the
+    worker removes it as it stops (worker/metrics.py)."""
     if settings.worker_metrics_port is None or MULTIPROCESS_DIR in env:
         return env
-    return {**env, MULTIPROCESS_DIR: tempfile.mkdtemp(prefix="clr-worker-metrics-")}
+    return {**env, MULTIPROCESS_DIR: tempfile.mkdtemp(prefix=WORKER_SCRATCH_PREFIX)}
 
 
 def embedded_worker_threads(settings: Settings) -> int:
@@ -238,7 +239,11 @@ def serve(
         "worker": worker_command(settings.queue, 1, "embedded@%h"),
         "relay": relay_command(),
     }
-    end_by(run_together(processes, worker_env(env, settings), grace=settings.drain_timeout + STOP_GRACE))
+    with tempfile.TemporaryDirectory(prefix="clr-serve-") as scratch:  # removed however the processes stop
+        if settings.worker_metrics_port is not None and MULTIPROCESS_DIR not in env:
+            env[MULTIPROCESS_DIR] = scratch
+        stopped_by = run_together(processes, env, grace=settings.drain_timeout + STOP_GRACE)
+    end_by(stopped_by)
 
 
 def _ensure_local_key() -> None:

@@ -14,6 +14,8 @@ from prometheus_client.registry import Collector
 DISTRIBUTION = "clr-service"
 # prometheus_client's multiprocess mode: set before it is imported, each process writes its values there.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# How a directory `clr-service worker` makes for it is named; the worker removes such a one as it stops.
+WORKER_SCRATCH_PREFIX = "clr-worker-metrics-"
 
 
 @lru_cache

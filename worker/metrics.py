@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 
-from dispatch.prometheus import MULTIPROCESS_DIR, add_build_info
+from dispatch.prometheus import MULTIPROCESS_DIR, WORKER_SCRATCH_PREFIX, add_build_info
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,3 +100,10 @@ def forget_process(pid: int) -> None:
     """A pool process ended: its live gauges leave the sum."""
     if MULTIPROCESS_DIR in os.environ:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def remove_scratch() -> None:
+    """In the worker's main process as it stops: remove the metrics directory `clr-service worker` made."""
+    folder = os.environ.get(MULTIPROCESS_DIR)
+    if folder and Path(folder).name.startswith(WORKER_SCRATCH_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -12,6 +12,7 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_shutdown,
     worker_shutting_down,
 )
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +24,7 @@ from store.settings import get_settings
 from worker import drain
 from worker.devices import Slot, pin_pool_process
 from worker.execute import execute
-from worker.metrics import forget_process, serve_metrics
+from worker.metrics import forget_process, remove_scratch, serve_metrics
 
 celery_app = make_celery()
 _slot: list[Slot] = []  # this pool process's slot, set once it starts
@@ -47,6 +48,11 @@ def _prepare_worker(sender: Any = None, **_: Any) -> None:
     if sender is not None:
         declare_queues(celery_app, sender.app.amqp.queues.consume_from.values())
     serve_metrics(get_settings())
+
+
+@worker_shutdown.connect
+def _remove_metrics_scratch(**_: Any) -> None:
+    remove_scratch()
 
 
 @worker_process_shutdown.connect

@@ -216,3 +216,25 @@ def test_the_worker_serves_step_time_samples_and_build_info(
     assert found[("clr_worker_samples_per_second", (("slot", "0"),))] > 0
     assert any(name == "clr_build_info" for name, _ in found)
     assert not any(name == "clr_worker_gpu_memory_bytes" for name, _ in found)  # a CPU worker
+
+
+def test_a_stopped_worker_leaves_no_metrics_directory_behind(stack: Service, tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+
+    def made() -> list[Path]:
+        return [p for p in scratch.iterdir() if p.name.startswith("clr-worker-metrics-")]
+
+    port = free_port()
+    env = {**stack.env, "TMPDIR": str(scratch), "CLR_WORKER_METRICS_PORT": str(port)}
+    worker = Service(env=env, home=tmp_path)
+    command = [sys.executable, "-m", "cli", "worker", "--queues", env["CLR_QUEUE"]]
+    worker.processes.append(worker._spawn([*command, "--hostname", "scratch@%h"], "worker"))
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/metrics"), timeout=90, what="worker metrics")
+        assert len(made()) == 1
+    finally:
+        worker.stop()  # SIGTERM: Celery's warm shutdown
+
+    assert worker.processes[0].returncode == 0
+    assert made() == []
