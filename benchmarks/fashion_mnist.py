@@ -177,7 +177,7 @@ def main() -> int:
         "epochs": args.epochs,
         "repeats": args.repeats,
         "batch_size": args.batch_size,
-        "clr_bounds_from_lr_find": True,
+        "clr_bounds_from_lr_find": any("schedule" in v for v in variants),  # a range test only for CLR
         "variants": variants,
     }
     with (
