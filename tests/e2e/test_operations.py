@@ -7,7 +7,9 @@ workers, and the worker's own metrics endpoint.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,14 +229,16 @@ def test_a_stopped_worker_leaves_no_metrics_directory_behind(stack: Service, tmp
 
     port = free_port()
     env = {**stack.env, "TMPDIR": str(scratch), "CLR_WORKER_METRICS_PORT": str(port)}
-    worker = Service(env=env, home=tmp_path)
+    service = Service(env=env, home=tmp_path)
     command = [sys.executable, "-m", "cli", "worker", "--queues", env["CLR_QUEUE"]]
-    worker.processes.append(worker._spawn([*command, "--hostname", "scratch@%h"], "worker"))
+    worker = service._spawn([*command, "--hostname", "scratch@%h"], "worker")
+    service.processes.append(worker)
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/metrics"), timeout=90, what="worker metrics")
         assert len(made()) == 1
+        os.killpg(worker.pid, signal.SIGTERM)  # Celery's warm shutdown, given all the time it takes
+        assert worker.wait(timeout=90) == 0
     finally:
-        worker.stop()  # SIGTERM: Celery's warm shutdown
+        service.stop()
 
-    assert worker.processes[0].returncode == 0
     assert made() == []
