@@ -16,7 +16,7 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/clr-service serve
 
-# Three test processes, a file each at a time: most tests wait on servers and worker processes, not on the CPU.
+# Three test processes, a file each at a time: on two cores the third fills the time tests wait on servers.
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 3 --dist loadfile

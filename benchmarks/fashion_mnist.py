@@ -120,7 +120,7 @@ def table(comparison: dict[str, Any], summary: dict[str, Any], hardware: str) ->
 
 
 def optimizer(spec: dict[str, Any]) -> str:
-    """An optimizer as the table names it: its name and the settings that differ from torch's defaults."""
+    """An optimizer as the table names it: its name, its momentum (if any) and weight decay (if any)."""
     shown = [spec["name"]]
     if spec["name"] in ("sgd_momentum", "rmsprop") and spec.get("momentum"):
         shown.append(f"momentum {spec['momentum']:g}")

@@ -157,13 +157,13 @@ def worker(
     os.execvpe(sys.executable, command, env)
 
 
-def worker_env(env: dict[str, str], settings: Settings) -> dict[str, str]:
-    """The worker's environment: with CLR_WORKER_METRICS_PORT set, a fresh directory where its pool processes
-    write their metrics for the main process to serve (unless PROMETHEUS_MULTIPROC_DIR is set already); the
-    worker removes it as it stops (worker/metrics.py)."""
+def worker_env(env: dict[str, str], settings: Settings, folder: str | None = None) -> dict[str, str]:
+    """The worker's environment: with CLR_WORKER_METRICS_PORT set, a directory where its pool processes write
+    their metrics for the main process to serve (unless PROMETHEUS_MULTIPROC_DIR is set already): `folder`,
+    else a fresh one that the worker removes as it stops (worker/metrics.py)."""
     if settings.worker_metrics_port is None or MULTIPROCESS_DIR in env:
         return env
-    return {**env, MULTIPROCESS_DIR: tempfile.mkdtemp(prefix=WORKER_SCRATCH_PREFIX)}
+    return {**env, MULTIPROCESS_DIR: folder or tempfile.mkdtemp(prefix=WORKER_SCRATCH_PREFIX)}
 
 
 def embedded_worker_threads(settings: Settings) -> int:
@@ -240,8 +240,7 @@ def serve(
         "relay": relay_command(),
     }
     with tempfile.TemporaryDirectory(prefix="clr-serve-") as scratch:  # removed however the processes stop
-        if settings.worker_metrics_port is not None and MULTIPROCESS_DIR not in env:
-            env[MULTIPROCESS_DIR] = scratch
+        env = worker_env(env, settings, folder=scratch)
         stopped_by = run_together(processes, env, grace=settings.drain_timeout + STOP_GRACE)
     end_by(stopped_by)
 

@@ -34,7 +34,7 @@ TagFilter = Annotated[
     typer.Option("--tag", metavar="TAG", help="Only those carrying this tag (repeat: all of them)"),
 ]
 
-__all__ = ["DEFAULT_URL", "AsJson", "ComparisonId", "Cursor", "Key", "Limit", "RunId", "Url"]
+__all__ = ["DEFAULT_URL", "AsJson", "ComparisonId", "Cursor", "Key", "Limit", "RunId", "TagFilter", "Url"]
 
 
 @contextmanager

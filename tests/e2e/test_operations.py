@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from client import ClrClient, Event
+from dispatch.prometheus import WORKER_SCRATCH_PREFIX
 from tests.e2e.conftest import Service, free_port, service_env, wait_for_status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -225,7 +226,7 @@ def test_a_stopped_worker_leaves_no_metrics_directory_behind(stack: Service, tmp
     scratch.mkdir()
 
     def made() -> list[Path]:
-        return [p for p in scratch.iterdir() if p.name.startswith("clr-worker-metrics-")]
+        return [p for p in scratch.iterdir() if p.name.startswith(WORKER_SCRATCH_PREFIX)]
 
     port = free_port()
     env = {**stack.env, "TMPDIR": str(scratch), "CLR_WORKER_METRICS_PORT": str(port)}
